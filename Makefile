@@ -1,0 +1,39 @@
+# ecomml: one entry point for people and CI.  `make repro` installs and runs the pipeline,
+# `make test` installs and runs the tests.  Everything runs inside .venv (made if missing).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+# CI and people with a local copy point this at the folder holding "Online Retail.xlsx"
+export ECOMML_DATA_DIR ?=
+
+.PHONY: install repro test test-notebooks test-stage-cells export-check bench lab clean
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade "pip>=24"
+	$(BIN)/pip install -q -e ".[dev]" -c requirements.lock
+	touch $@
+
+install: $(VENV)/.installed
+
+repro: install
+	dvc repro
+
+# the test command of the README: inline notebook tests, then pytest
+test: install
+	nbdev_test --path nbs
+	pytest -q
+
+# the stage cells of every chapter too (reads the real data)
+test-stage-cells: install
+	nbdev_test --path nbs --flags stage
+
+export-check: install
+	nbdev_export && git diff --exit-code -- ecomml && test -z "$$(git status --porcelain -- ecomml nbs)"
+
+bench: install
+	python benchmarks/stages.py
+
+lab: install
+	jupyter lab nbs/
