@@ -1,0 +1,57 @@
+"""The pipeline end to end on a small synthetic store (offline), in a copy of the project."""
+import json
+
+import nbformat
+import pandas as pd
+import pytest
+
+from conftest import outputs, set_params
+from ecomml.core import StageFailed, external_resources, run_stage
+
+
+@pytest.fixture
+def synthetic_project(project):
+    set_params(project, ingest={'source': 'synthetic', 'download': False}, synthetic={'n_customers': 300})
+    return project
+
+
+def test_synthetic_pipeline_is_complete_offline_and_reproducible(synthetic_project):
+    root = synthetic_project
+    for s in ['ingest', 'features']: run_stage(s, root=root)
+    assert outputs(root) == sorted(['data/features/customers.parquet', 'data/interim/returns.parquet', 'data/interim/source.json',
+                                    'data/interim/transactions.parquet', 'reports/01_ingest.html', 'reports/01_ingest.ipynb',
+                                    'reports/02_features.html', 'reports/02_features.ipynb', 'reports/metrics/features.json',
+                                    'reports/metrics/ingest.json'])
+    ingest = json.loads((root/'reports/metrics/ingest.json').read_text())
+    truth = json.loads((root/'data/interim/source.json').read_text())['truth']
+    assert ingest['source'] == 'synthetic' and ingest['customers'] == 300 == truth['n_customers']
+    assert ingest['removed_cancellation'] > 0 and ingest['clean_lines'] == ingest['raw_lines'] - sum(v for k, v in ingest.items() if k.startswith('removed_'))
+    assert truth['bgnbd'] == {'r': 0.8, 'alpha': 60.0, 'a': 0.05, 'b': 0.6}
+    store = pd.read_parquet(root/'data/features/customers.parquet')
+    assert not store.duplicated(['customer_id', 'cutoff']).any()
+    assert store.cutoff.dt.strftime('%Y-%m-%d').unique().tolist() == ['2011-03-10', '2011-06-10', '2011-09-10', '2011-12-10']
+    assert store[store.cutoff == '2011-12-10'].target_bought.isna().all() and store[store.cutoff < '2011-12-10'].target_bought.notna().all()
+    # reports: readable titles, figures embedded, nothing fetched from the network, no code
+    for name, title in [('01_ingest', 'Ingest: from the raw workbook to clean transactions'), ('02_features', 'Features: a point-in-time customer table')]:
+        html = (root/f'reports/{name}.html').read_text()
+        assert f'<title>{title}</title>' in html and 'data:image/png;base64' in html
+        assert external_resources(html) == []
+        assert 'write_outputs(' not in html
+    # same parameters, same metrics
+    first = {f: (root/f'reports/metrics/{f}').read_text() for f in ['ingest.json', 'features.json']}
+    for s in ['ingest', 'features']: run_stage(s, root=root)
+    assert {f: (root/f'reports/metrics/{f}').read_text() for f in first} == first
+
+
+def test_failing_stage_keeps_the_failed_notebook_and_writes_no_report(project):
+    nb = nbformat.read(project/'nbs/02_features.ipynb', as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("raise ValueError('deliberate failure')"))
+    nbformat.write(nb, project/'nbs/02_features.ipynb')
+    with pytest.raises(StageFailed, match=r"stage features: cell \[\d+\] raised FileNotFoundError|deliberate failure"):
+        run_stage('features', root=project)
+    assert outputs(project) == ['reports/02_features.failed.ipynb']
+
+
+def test_missing_params_section_is_named(project):
+    with pytest.raises(KeyError, match=r"02_features.ipynb: params.yaml has no section\(s\) \['features'\]"):
+        run_stage('features', root=project, params={'common': {}})

@@ -1,0 +1,65 @@
+"""The project's wiring: dvc.yaml, params.yaml, notebooks and the exported library agree."""
+import ast, json, re
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DVC = yaml.safe_load((ROOT/'dvc.yaml').read_text())['stages']
+PARAMS = yaml.safe_load((ROOT/'params.yaml').read_text())
+NBS = sorted((ROOT/'nbs').glob('[0-9][0-9]*.ipynb'))
+
+
+def notebook(stage): return next(p for p in NBS if re.fullmatch(rf'\d\d[a-z]?_{stage}', p.stem))
+
+
+def source(p): return '\n'.join(c.source for c in nbformat.read(p, as_version=4).cells if c.cell_type == 'code')
+
+
+@pytest.mark.parametrize('stage', list(DVC))
+def test_stage_declares_what_its_notebook_reads(stage):
+    nb, spec = notebook(stage), DVC[stage]
+    assert spec['cmd'] == f'ecomml-stage {stage}'
+    declared = spec['params']
+    for section in pm.inspect_notebook(str(nb)):
+        used = set(re.findall(rf"\b{section}\[['\"](\w+)['\"]\]", source(nb)))
+        if section in declared: continue
+        if re.search(rf"\*\*{section}\b", source(nb)): pytest.fail(f'{nb.name} passes all of {section}: declare the section')
+        assert used, f'{nb.name} names {section} but never reads it'
+        assert {f'{section}.{k}' for k in used} <= set(declared), f'{stage}: dvc.yaml params miss {used}'
+    # every declared parameter exists
+    for p in declared:
+        node = PARAMS
+        for k in p.split('.'): node = node[k]
+
+
+@pytest.mark.parametrize('stage', list(DVC))
+def test_stage_deps_and_outs(stage):
+    nb, spec = notebook(stage), DVC[stage]
+    deps = set(spec['deps'])
+    assert f'nbs/{nb.name}' in deps
+    mods = set(re.findall(r'from ecomml\.(\w+) import|import ecomml\.(\w+)', source(nb)))
+    for m in {a or b for a, b in mods} | {nbformat.read(nb, as_version=4).cells[0].source.split()[-1]}:
+        assert f'ecomml/{m}.py' in deps, f'{stage} imports ecomml.{m} but does not depend on it'
+    outs = set(spec['outs'])
+    assert {f'reports/{nb.stem}.ipynb', f'reports/{nb.stem}.html'} <= outs
+    assert spec['metrics'] == [{f'reports/metrics/{stage}.json': {'cache': False}}]
+
+
+@pytest.mark.parametrize('nb', NBS, ids=lambda p: p.name)
+def test_parameter_defaults_equal_params_yaml(nb):
+    for section, default in pm.inspect_notebook(str(nb)).items():
+        assert ast.literal_eval(default['default']) == PARAMS[section], f'{nb.name}: defaults of {section} differ from params.yaml'
+
+
+@pytest.mark.parametrize('nb', sorted((ROOT/'nbs').glob('*.ipynb')), ids=lambda p: p.name)
+def test_notebooks_are_clean_chapters(nb):
+    book = nbformat.read(nb, as_version=4)
+    assert book.metadata.kernelspec.name == 'python3'
+    assert not any(c.get('outputs') for c in book.cells if c.cell_type == 'code'), 'commit notebooks without outputs'
+    first = book.cells[0].source
+    assert first.startswith('#| default_exp '), 'a chapter starts with #| default_exp'
+    assert re.match(r'# .+\n> .+', book.cells[1].source), 'then a # Title and a > summary'
