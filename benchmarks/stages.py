@@ -1,0 +1,72 @@
+"""Time each pipeline stage, the fixed cost of a stage, a cold `dvc repro`, and how cleaning and the
+feature store grow with the data (synthetic stores).  Writes benchmarks/RESULTS.md.
+
+Run from the project root with the venv active: `python benchmarks/stages.py` (or `make bench`).
+Needs the real data ($ECOMML_DATA_DIR or data/raw/).  Takes about 3 minutes on 2 cores.
+"""
+import os, platform, shutil, subprocess, sys, tempfile, time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+os.chdir(ROOT)
+
+
+def wall(cmd, cwd=ROOT):
+    t = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, check=True, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def trivial_stage():
+    "Fixed cost: `ecomml-stage` on a notebook that does nothing (interpreter, kernel, papermill, HTML)."
+    import nbformat
+    with tempfile.TemporaryDirectory() as d:
+        for f in ['settings.ini', 'params.yaml']: shutil.copy(ROOT/f, Path(d)/f)
+        (Path(d)/'nbs').mkdir()
+        p = nbformat.v4.new_code_cell("common = {}"); p.metadata['tags'] = ['parameters']
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# Trivial\n> nothing'), p, nbformat.v4.new_code_cell('1 + 1')],
+                                      metadata={'kernelspec': {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'}})
+        nbformat.write(nb, Path(d)/'nbs'/'99_trivial.ipynb')
+        return min(wall('ecomml-stage trivial', cwd=d) for _ in range(3))
+
+
+def scaling():
+    from ecomml.synthetic import simulate_store
+    from ecomml.ingest import clean, to_transactions
+    from ecomml.features import feature_store
+    rows = []
+    for n in [4_000, 16_000, 64_000]:
+        t = time.perf_counter(); raw, _ = simulate_store(n_customers=n, seed=1); t_sim = time.perf_counter() - t
+        t = time.perf_counter(); tx, ret, _ = clean(to_transactions(raw)); t_clean = time.perf_counter() - t
+        t = time.perf_counter(); fs = feature_store(tx, ret, ['2011-03-10', '2011-06-10', '2011-09-10', '2011-12-10']); t_feat = time.perf_counter() - t
+        rows.append(dict(customers=n, raw_lines=len(raw), simulate_s=t_sim, clean_s=t_clean, feature_store_s=t_feat, feature_rows=len(fs)))
+        print(rows[-1], flush=True)
+    return pd.DataFrame(rows)
+
+
+def main():
+    from ecomml.raw import load_raw, locate_raw
+    from ecomml.core import DATA_RAW
+    res = {}
+    path = locate_raw('online_retail', DATA_RAW, download=False)
+    t = time.perf_counter(); load_raw(path, 'online_retail'); res['read + type-check the workbook, no cache (s)'] = time.perf_counter() - t
+    res['fixed cost of one stage: trivial notebook (s)'] = trivial_stage()
+    res['cold `dvc repro -f`, both stages (s)'] = wall('dvc repro -f')
+    for s in ['ingest', 'features']: res[f'`ecomml-stage {s}` (s)'] = wall(f'ecomml-stage {s}')
+    print(res, flush=True)
+    sc = scaling()
+    lines = ['# Benchmark results', '', f'Measured {time.strftime("%Y-%m-%d")} on {platform.machine()}, {os.cpu_count()} cores, '
+             f'Python {platform.python_version()}, by `benchmarks/stages.py`. Real data: UCI Online Retail; the raw-workbook cache '
+             '(data/cache) is warm for the stage timings, as after the first run on a machine.', '',
+             '| measure | seconds |', '|---|---:|', *[f'| {k[:-4]} | {v:.1f} |' for k, v in res.items()], '',
+             '## Scaling with the data (synthetic stores, in-process, no kernel)', '',
+             '| ' + ' | '.join(sc.columns) + ' |', '|' + '---:|' * len(sc.columns),
+             *['| ' + ' | '.join(f'{v:,.2f}' if isinstance(v, float) else f'{v:,}' for v in r) + ' |' for r in sc.itertuples(index=False)], '']
+    (ROOT/'benchmarks'/'RESULTS.md').write_text('\n'.join(lines))
+    print('\n'.join(lines))
+
+
+if __name__ == '__main__':
+    main()
