@@ -43,13 +43,39 @@ def test_synthetic_pipeline_is_complete_offline_and_reproducible(synthetic_proje
     assert {f: (root/f'reports/metrics/{f}').read_text() for f in first} == first
 
 
-def test_failing_stage_keeps_the_failed_notebook_and_writes_no_report(project):
-    nb = nbformat.read(project/'nbs/02_features.ipynb', as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell("raise ValueError('deliberate failure')"))
-    nbformat.write(nb, project/'nbs/02_features.ipynb')
-    with pytest.raises(StageFailed, match=r"stage features: cell \[\d+\] raised FileNotFoundError|deliberate failure"):
-        run_stage('features', root=project)
-    assert outputs(project) == ['reports/02_features.failed.ipynb']
+def test_failing_stage_keeps_the_failed_notebook_and_writes_no_report(synthetic_project):
+    root = synthetic_project
+    run_stage('ingest', root=root)                 # so that the features stage has its inputs and fails where we say
+    before = outputs(root)
+    nb = nbformat.read(root/'nbs/02_features.ipynb', as_version=4)
+    assert 'write_outputs(' in nb.cells[-1].source
+    nb.cells.insert(len(nb.cells) - 1, nbformat.v4.new_code_cell("raise ValueError('deliberate failure')"))   # just before the writing cell
+    nbformat.write(nb, root/'nbs/02_features.ipynb')
+    with pytest.raises(StageFailed, match=r"stage features: cell \[\d+\] raised ValueError: deliberate failure"):
+        run_stage('features', root=root)
+    assert outputs(root) == sorted(before + ['reports/02_features.failed.ipynb'])   # nothing written: no store, no report
+
+
+def test_clv_stage_on_the_synthetic_store(synthetic_project):
+    root = synthetic_project
+    set_params(root, clv={'interval_draws': 10}, synthetic={'n_customers': 1500})
+    for s in ['ingest', 'features', 'clv']: run_stage(s, root=root)
+    new = [o for o in outputs(root) if 'clv' in o]
+    assert new == ['data/scores/clv.parquet', 'models/clv/MODEL_CARD.md', 'models/clv/model.json', 'reports/03_clv.html', 'reports/03_clv.ipynb',
+                   'reports/metrics/clv.json', 'reports/plots/clv_calibration_holdout.csv', 'reports/plots/clv_period_transactions.csv',
+                   'reports/plots/clv_tracking.csv']
+    m = json.loads((root/'reports/metrics/clv.json').read_text())
+    card = json.loads((root/'models/clv/model.json').read_text())
+    scores = pd.read_parquet(root/'data/scores/clv.parquet')
+    tx = pd.read_parquet(root/'data/interim/transactions.parquet')
+    assert len(scores) == scores.customer_id.nunique() == tx.customer_id.nunique() == m['customers_scored']
+    assert m['chosen_model'] in ('bgnbd', 'pareto_nbd', 'mbgnbd') and card['purchase_model']['model'] == m['chosen_model']
+    # the synthetic store is a BG/NBD store: on its holdout the models beat the zero baseline and track the total
+    assert m['beats_zero'] and abs(m[f"{m['chosen_model']}_purchases_aggregate_error_pct"]) < 25
+    assert ((scores.clv_12m_low <= scores.clv_12m + 1e-6) & (scores.clv_12m <= scores.clv_12m_high + 1e-6)).mean() > 0.9
+    assert card['data']['fingerprint'] is None or 'rows' in card['data']['fingerprint']
+    html = (root/'reports/03_clv.html').read_text()
+    assert '<title>Customer lifetime value</title>' in html and html.count('data:image/png;base64') >= 6 and external_resources(html) == []
 
 
 def test_missing_params_section_is_named(project):
