@@ -41,7 +41,7 @@ def fit_btyd(summary: pd.DataFrame, # frequency, recency, T per customer
              model: str = 'bgnbd', # bgnbd, pareto_nbd or mbgnbd
              penalizer: float = 0.0, # L2 penalty on the parameters (lifetimes' penalizer_coef)
              weighted: bool = True, # fit the distinct rows with weights
-             n_ok: int = 2, # stop after this many converged starts
+             n_ok: int | None = None, # stop after this many converged starts (None: 1 for Pareto/NBD, else 2)
              weights: np.ndarray | None = None, # given weights of the rows of `summary` (already distinct rows)
              start: np.ndarray | None = None, # a first start in lifetimes' internal parametrisation
             ):
@@ -62,7 +62,7 @@ def fit_btyd(summary: pd.DataFrame, # frequency, recency, T per customer
         if not np.isfinite(m._negative_log_likelihood_) or not np.isfinite(m.params_).all(): continue
         if best is None or m._negative_log_likelihood_ < best._negative_log_likelihood_: best = m
         ok += 1
-        if ok >= n_ok: break
+        if ok >= (n_ok or (1 if model == 'pareto_nbd' else 2)): break
     if best is None: raise RuntimeError(f"{MODEL_NAMES[model]} did not converge from any start (penalizer {penalizer}): try a penalizer > 0")
     best.model_name = model
     return best

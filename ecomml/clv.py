@@ -12,12 +12,12 @@ from lifetimes import GammaGammaFitter
 
 from .core import *
 from .btyd import *
-from .features import FEATURES, btyd_summary, targets
+from .features import FEATURES, btyd_summary, feature_store
 
 # %% auto 0
-__all__ = ['holdout_metrics', 'naive_predictions', 'btyd_predictions', 'ml_columns', 'training_rows', 'ml_predictions',
-           'evaluate_cutoff', 'choose_model', 'calibration_vs_holdout', 'tracking', 'score_customers', 'model_params',
-           'load_model']
+__all__ = ['VARIANTS', 'holdout_metrics', 'naive_predictions', 'btyd_predictions', 'ml_columns', 'training_rows',
+           'ml_predictions', 'evaluate_cutoff', 'choose_model', 'long_holdout', 'invoice_summary', 'seasonal_factor',
+           'variant_table', 'calibration_vs_holdout', 'tracking', 'score_customers', 'model_params', 'load_model']
 
 # %% ../nbs/03_clv.ipynb
 def holdout_metrics(actual: np.ndarray, # what customers did in the holdout window
@@ -120,6 +120,75 @@ def choose_model(table: pd.DataFrame, # metrics from `evaluate_cutoff`
     best = next(c for c, v in cand.items() if abs(v - top) <= tolerance * abs(top))
     return dict(chosen=best, metric=metric, target=target, value=float(t[best]),
                 beats={m: bool(better(t[best], v)) for m, v in t.items() if m != best})
+
+# %% ../nbs/03_clv.ipynb
+def long_holdout(tx: pd.DataFrame, returns: pd.DataFrame, # clean transactions and returns
+                 days: int = 365, # length of the calibration and of the holdout
+                 time_unit: str = 'D', seed: int = 42, models: list = ('bgnbd', 'pareto_nbd', 'mbgnbd'),
+                 penalizer: float = 0.0, spend_penalizer: float = 0.0,
+                ) -> tuple[pd.Timestamp, pd.DataFrame, pd.DataFrame, dict] | None:
+    "(cutoff, metrics, per-customer predictions, fits) for `days` of calibration against the last `days` of the data; None when the data span less than 2 × `days`."
+    end_day = tx[INVOICE_DATE].max().normalize() + pd.Timedelta(days=1)
+    cut = end_day - pd.Timedelta(days=days)
+    if tx[INVOICE_DATE].min() >= cut - pd.Timedelta(days=days - 1): return None
+    store = feature_store(tx, returns, [cut], days, time_unit)
+    return cut, *evaluate_cutoff(store, cut, days, time_unit, seed, models, penalizer, spend_penalizer)
+
+# %% ../nbs/03_clv.ipynb
+def invoice_summary(tx: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    "BTYD summary counting invoices instead of purchase days: frequency = invoices − 1, recency and T in days, monetary_value = mean revenue of the repeat invoices."
+    tx = tx[tx[INVOICE_DATE] < pd.Timestamp(cutoff)]
+    inv = tx.groupby([CUSTOMER_ID, INVOICE_NO]).agg(when=(INVOICE_DATE, 'min'), revenue=(REVENUE, 'sum')).reset_index().sort_values([CUSTOMER_ID, 'when', INVOICE_NO])
+    g = inv.groupby(CUSTOMER_ID)
+    first, last, n = g.when.min().dt.normalize(), g.when.max().dt.normalize(), g.size()
+    out = pd.DataFrame({'frequency': (n - 1).astype(float), 'recency': (last - first).dt.days.astype(float),
+                        'T': ((pd.Timestamp(cutoff) - pd.Timedelta(days=1)) - first).dt.days.astype(float)})
+    out['monetary_value'] = ((g.revenue.sum() - g.revenue.first()) / out.frequency).where(out.frequency > 0, 0.0)
+    return out
+
+def seasonal_factor(tx: pd.DataFrame, returns: pd.DataFrame, # clean transactions and returns
+                    cutoff: pd.Timestamp, horizon_days: int = 90, model: str = 'bgnbd', time_unit: str = 'D',
+                    penalizer: float = 0.0, spend_penalizer: float = 0.0,
+                   ) -> dict | None:
+    "Σ actual / Σ predicted purchases and revenue of `model` in the window one year before `cutoff`; None if the data do not cover a calibration of `horizon_days` before that."
+    prev = pd.Timestamp(cutoff) - pd.Timedelta(days=365)
+    if horizon_days > 365: raise ValueError(f"seasonal_factor: the window ({horizon_days} days) must end before the cutoff")
+    if tx[INVOICE_DATE].min() > prev - pd.Timedelta(days=horizon_days): return None
+    cal = feature_store(tx, returns, [prev], horizon_days, time_unit)
+    n = expected_purchases(fit_btyd(cal, model, penalizer), cal, horizon_days, time_unit)
+    r = n * expected_spend(fit_gamma_gamma(cal, spend_penalizer), cal)
+    return dict(window_start=prev, purchases=float(cal.target_purchase_days.sum() / n.sum()), revenue=float(cal.target_revenue.sum() / r.sum()))
+
+# %% ../nbs/03_clv.ipynb
+VARIANTS = {'baseline': 'baseline: calibration rate', 'production': 'BG/NBD on purchase days (production set-up)',
+            'invoices': 'BG/NBD on invoices (target: invoices)', 'baseline_invoices': 'baseline on invoices (target: invoices)',
+            'penalizer': 'BG/NBD, penalizer 0.1', 'spend_capped': 'Gamma-Gamma on spend capped at the 99th percentile',
+            'seasonal': 'BG/NBD × seasonal factor from the year before'}
+
+def variant_table(store: pd.DataFrame, tx: pd.DataFrame, returns: pd.DataFrame, # feature store, clean transactions, returns
+                  cutoff: pd.Timestamp, horizon_days: int = 90, time_unit: str = 'D', penalizer: float = 0.0, spend_penalizer: float = 0.0,
+                  variant_penalizer: float = 0.1, cap_quantile: float = 0.99,
+                 ) -> tuple[pd.DataFrame, dict | None]:
+    "(metrics of each variant in `VARIANTS` on the holdout after `cutoff`, the seasonal factor or None)."
+    cal = store[store[CUTOFF] == pd.Timestamp(cutoff)].reset_index(drop=True)
+    H, rows = horizon_days, []
+    def add(key, n, r, actual=cal.target_purchase_days):
+        rows.extend(dict(variant=key, target=t, **holdout_metrics(a, p)) for t, p, a in [('purchases', n, actual), ('revenue', r, cal.target_revenue)])
+    add('baseline', *naive_predictions(cal, H, time_unit)['calibration_rate'])
+    n = expected_purchases(fit_btyd(cal, 'bgnbd', penalizer), cal, H, time_unit)
+    s = expected_spend(fit_gamma_gamma(cal, spend_penalizer), cal)
+    add('production', n, n * s)
+    inv = invoice_summary(tx, cutoff).reindex(cal[CUSTOMER_ID]).reset_index(drop=True)
+    ni = expected_purchases(fit_btyd(inv, 'bgnbd', penalizer), inv, H)
+    add('invoices', ni, ni * expected_spend(fit_gamma_gamma(inv, spend_penalizer), inv), cal.target_orders)
+    add('baseline_invoices', *naive_predictions(inv.assign(revenue_total=cal.revenue_total), H)['calibration_rate'], cal.target_orders)
+    npen = expected_purchases(fit_btyd(cal, 'bgnbd', variant_penalizer), cal, H, time_unit)
+    add('penalizer', npen, npen * s)
+    capped = cal.assign(monetary_value=cal.monetary_value.clip(upper=cal.monetary_value[cal.frequency > 0].quantile(cap_quantile)))
+    add('spend_capped', n, n * expected_spend(fit_gamma_gamma(capped, spend_penalizer), capped))
+    sf = seasonal_factor(tx, returns, cutoff, H, 'bgnbd', time_unit, penalizer, spend_penalizer)
+    if sf is not None: add('seasonal', n * sf['purchases'], n * s * sf['revenue'])
+    return pd.DataFrame(rows), sf
 
 # %% ../nbs/03_clv.ipynb
 def calibration_vs_holdout(per: pd.DataFrame, # per-customer predictions from `evaluate_cutoff`
