@@ -1,4 +1,4 @@
-"""After `dvc repro` on the real data: the outputs exist and the ingest figures are what the data give.
+"""After `dvc repro` on the real data: the outputs exist, the ingest figures are what the data give, and the scores cover every customer.
 
 The raw figures are recomputed here with plain pandas from the Parquet copy of the data, independently
 of ecomml's reader; the clean figures are recomputed from the written tables.
@@ -10,7 +10,9 @@ import pandas as pd
 
 out = ['data/interim/transactions.parquet', 'data/interim/returns.parquet', 'data/interim/source.json',
        'data/features/customers.parquet', 'reports/01_ingest.html', 'reports/02_features.html',
-       'reports/metrics/ingest.json', 'reports/metrics/features.json']
+       'reports/metrics/ingest.json', 'reports/metrics/features.json',
+       'data/scores/clv.parquet', 'models/clv/model.json', 'reports/03_clv.html', 'reports/metrics/clv.json',
+       'data/scores/churn.parquet', 'models/churn/model.json', 'models/churn/model.joblib', 'reports/04_churn.html', 'reports/metrics/churn.json']
 missing = [p for p in out if not Path(p).is_file()]
 assert not missing, f'missing outputs: {missing}'
 
@@ -32,6 +34,16 @@ checks = {
     'no missing customer': (int(tx.customer_id.isna().sum()), 0),
     'no duplicate line': (int(tx.drop(columns='is_extreme').duplicated().sum()), 0),
 }
+# the scores: one row per clean customer, probabilities in [0, 1], SHAP additive
+clv, churn = pd.read_parquet('data/scores/clv.parquet'), pd.read_parquet('data/scores/churn.parquet')
+cm = json.loads(Path('reports/metrics/churn.json').read_text())
+checks.update({
+    'clv scores: one per customer': (sorted(clv.customer_id), sorted(tx.customer_id.unique())),
+    'churn scores: one per customer': (sorted(churn.customer_id), sorted(tx.customer_id.unique())),
+    'churn probability in [0, 1]': (bool(churn.churn_probability.between(0, 1).all()), True),
+    'churn SHAP additive (< 1e-6)': (cm['shap_additivity_max_abs'] < 1e-6, True),
+})
+checks = {k: (len(a), len(b)) if isinstance(a, list) and a == b else (a, b) for k, (a, b) in checks.items()}
 bad = {k: v for k, v in checks.items() if v[0] != v[1]}
-for k, (got, want) in checks.items(): print(f"{'ok ' if k not in bad else 'BAD'} {k}: {got:,} (expected {want:,})")
+for k, (got, want) in checks.items(): print(f"{'ok ' if k not in bad else 'BAD'} {k}: {got if isinstance(got, (bool, list)) else f'{got:,}'} (expected {want if isinstance(want, (bool, list)) else f'{want:,}'})")
 sys.exit(1 if bad else 0)

@@ -56,7 +56,7 @@ def test_failing_stage_keeps_the_failed_notebook_and_writes_no_report(synthetic_
     assert outputs(root) == sorted(before + ['reports/02_features.failed.ipynb'])   # nothing written: no store, no report
 
 
-def test_clv_stage_on_the_synthetic_store(synthetic_project):
+def test_clv_and_churn_stages_on_the_synthetic_store(synthetic_project):
     root = synthetic_project
     set_params(root, clv={'interval_draws': 10}, synthetic={'n_customers': 1500})
     for s in ['ingest', 'features', 'clv']: run_stage(s, root=root)
@@ -75,6 +75,26 @@ def test_clv_stage_on_the_synthetic_store(synthetic_project):
     assert ((scores.clv_12m_low <= scores.clv_12m + 1e-6) & (scores.clv_12m <= scores.clv_12m_high + 1e-6)).mean() > 0.9
     html = (root/'reports/03_clv.html').read_text()
     assert '<title>Customer lifetime value</title>' in html and html.count('data:image/png;base64') >= 6 and external_resources(html) == []
+    # churn: scores every customer at the last cutoff, learns from the earlier windows, explains additively
+    run_stage('churn', root=root)
+    assert [o for o in outputs(root) if 'churn' in o] == ['data/scores/churn.parquet', 'models/churn/MODEL_CARD.md', 'models/churn/model.joblib',
+        'models/churn/model.json', 'reports/04_churn.html', 'reports/04_churn.ipynb', 'reports/metrics/churn.json',
+        'reports/plots/churn_calibration.csv', 'reports/plots/churn_pr.csv', 'reports/plots/churn_roc.csv']
+    cm = json.loads((root/'reports/metrics/churn.json').read_text())
+    ch = pd.read_parquet(root/'data/scores/churn.parquet')
+    assert sorted(ch.customer_id) == sorted(scores.customer_id) and ch.churn_probability.between(0, 1).all()
+    assert set(ch.risk_band) <= {'low', 'medium', 'high'} and cm['shap_additivity_max_abs'] < 1e-6
+    assert cm['test_cutoff'] == '2011-09-10' and cm['chosen_model'] in ('logistic', 'gradient_boosting')
+    # value at risk is churn probability x CLV net of the past return rate, customer by customer
+    store = pd.read_parquet(root/'data/features/customers.parquet')
+    both = ch.merge(scores[['customer_id', 'clv_12m']], on='customer_id', suffixes=('', '_clv')).merge(
+        store[store.cutoff == store.cutoff.max()][['customer_id', 'return_rate']], on='customer_id')
+    assert (both.return_rate > 0).any()
+    assert ((both.value_at_risk - both.churn_probability * both.clv_12m_clv * (1 - both.return_rate.clip(0, 1))).abs() < 1e-6).all()
+    # a synthetic BG/NBD store has real dropout, so the classifiers rank churners well above chance
+    assert cm[f"{cm['chosen_model']}_roc_auc"] > 0.6
+    html = (root/'reports/04_churn.html').read_text()
+    assert '<title>Churn risk</title>' in html and html.count('data:image/png;base64') >= 4 and external_resources(html) == []
 
 
 def test_missing_params_section_is_named(project):
