@@ -12,7 +12,8 @@ out = ['data/interim/transactions.parquet', 'data/interim/returns.parquet', 'dat
        'data/features/customers.parquet', 'reports/01_ingest.html', 'reports/02_features.html',
        'reports/metrics/ingest.json', 'reports/metrics/features.json',
        'data/scores/clv.parquet', 'models/clv/model.json', 'reports/03_clv.html', 'reports/metrics/clv.json',
-       'data/scores/churn.parquet', 'models/churn/model.json', 'models/churn/model.joblib', 'reports/04_churn.html', 'reports/metrics/churn.json']
+       'data/scores/churn.parquet', 'models/churn/model.json', 'models/churn/model.joblib', 'reports/04_churn.html', 'reports/metrics/churn.json',
+       'data/scores/segments.parquet', 'models/segments/model.joblib', 'reports/05_segments.html', 'reports/metrics/segments.json']
 missing = [p for p in out if not Path(p).is_file()]
 assert not missing, f'missing outputs: {missing}'
 
@@ -36,12 +37,15 @@ checks = {
 }
 # the scores: one row per clean customer, probabilities in [0, 1], SHAP additive
 clv, churn = pd.read_parquet('data/scores/clv.parquet'), pd.read_parquet('data/scores/churn.parquet')
+seg = pd.read_parquet('data/scores/segments.parquet')
 cm = json.loads(Path('reports/metrics/churn.json').read_text())
 checks.update({
     'clv scores: one per customer': (sorted(clv.customer_id), sorted(tx.customer_id.unique())),
     'churn scores: one per customer': (sorted(churn.customer_id), sorted(tx.customer_id.unique())),
     'churn probability in [0, 1]': (bool(churn.churn_probability.between(0, 1).all()), True),
     'churn SHAP additive (< 1e-6)': (cm['shap_additivity_max_abs'] < 1e-6, True),
+    'segments: one per customer': (sorted(seg.customer_id), sorted(tx.customer_id.unique())),
+    'segments: every customer named': (int(seg.segment.isna().sum()), 0),
 })
 checks = {k: (len(a), len(b)) if isinstance(a, list) and a == b else (a, b) for k, (a, b) in checks.items()}
 bad = {k: v for k, v in checks.items() if v[0] != v[1]}

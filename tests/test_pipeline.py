@@ -7,6 +7,7 @@ import pytest
 
 from conftest import outputs, set_params
 from ecomml.core import StageFailed, external_resources, run_stage
+from ecomml.segments import SEGMENTS
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def test_failing_stage_keeps_the_failed_notebook_and_writes_no_report(synthetic_
     assert outputs(root) == sorted(before + ['reports/02_features.failed.ipynb'])   # nothing written: no store, no report
 
 
-def test_clv_and_churn_stages_on_the_synthetic_store(synthetic_project):
+def test_clv_churn_and_segments_stages_on_the_synthetic_store(synthetic_project):
     root = synthetic_project
     set_params(root, clv={'interval_draws': 10}, synthetic={'n_customers': 1500})
     for s in ['ingest', 'features', 'clv']: run_stage(s, root=root)
@@ -95,6 +96,19 @@ def test_clv_and_churn_stages_on_the_synthetic_store(synthetic_project):
     assert cm[f"{cm['chosen_model']}_roc_auc"] > 0.6
     html = (root/'reports/04_churn.html').read_text()
     assert '<title>Churn risk</title>' in html and html.count('data:image/png;base64') >= 4 and external_resources(html) == []
+    # segments: every customer exactly one named segment and one cluster; same seed, same clusters
+    run_stage('segments', root=root)
+    sg = pd.read_parquet(root/'data/scores/segments.parquet')
+    sm = json.loads((root/'reports/metrics/segments.json').read_text())
+    assert sorted(sg.customer_id) == sorted(scores.customer_id) and sg.segment.notna().all()
+    assert set(sg.segment) <= set(SEGMENTS) and sorted(sg.cluster.unique()) == list(range(1, sm['k'] + 1))
+    assert {c: sorted(sg[c].unique()) for c in 'RFM'} == {c: [1, 2, 3, 4, 5] for c in 'RFM'}
+    first = (root/'reports/metrics/segments.json').read_text()
+    run_stage('segments', root=root)
+    assert (root/'reports/metrics/segments.json').read_text() == first
+    assert pd.read_parquet(root/'data/scores/segments.parquet').cluster.tolist() == sg.cluster.tolist()
+    html = (root/'reports/05_segments.html').read_text()
+    assert '<title>Customer segments</title>' in html and html.count('data:image/png;base64') >= 4 and external_resources(html) == []
 
 
 def test_missing_params_section_is_named(project):
