@@ -13,7 +13,8 @@ out = ['data/interim/transactions.parquet', 'data/interim/returns.parquet', 'dat
        'reports/metrics/ingest.json', 'reports/metrics/features.json',
        'data/scores/clv.parquet', 'models/clv/model.json', 'reports/03_clv.html', 'reports/metrics/clv.json',
        'data/scores/churn.parquet', 'models/churn/model.json', 'models/churn/model.joblib', 'reports/04_churn.html', 'reports/metrics/churn.json',
-       'data/scores/segments.parquet', 'models/segments/model.joblib', 'reports/05_segments.html', 'reports/metrics/segments.json']
+       'data/scores/segments.parquet', 'models/segments/model.joblib', 'reports/05_segments.html', 'reports/metrics/segments.json',
+       'data/scores/recommendations.parquet', 'data/scores/bought_together.parquet', 'reports/06_recs.html', 'reports/metrics/recs.json']
 missing = [p for p in out if not Path(p).is_file()]
 assert not missing, f'missing outputs: {missing}'
 
@@ -37,7 +38,7 @@ checks = {
 }
 # the scores: one row per clean customer, probabilities in [0, 1], SHAP additive
 clv, churn = pd.read_parquet('data/scores/clv.parquet'), pd.read_parquet('data/scores/churn.parquet')
-seg = pd.read_parquet('data/scores/segments.parquet')
+seg, recs = pd.read_parquet('data/scores/segments.parquet'), pd.read_parquet('data/scores/recommendations.parquet')
 cm = json.loads(Path('reports/metrics/churn.json').read_text())
 checks.update({
     'clv scores: one per customer': (sorted(clv.customer_id), sorted(tx.customer_id.unique())),
@@ -46,6 +47,8 @@ checks.update({
     'churn SHAP additive (< 1e-6)': (cm['shap_additivity_max_abs'] < 1e-6, True),
     'segments: one per customer': (sorted(seg.customer_id), sorted(tx.customer_id.unique())),
     'segments: every customer named': (int(seg.segment.isna().sum()), 0),
+    'recommendations: k per customer': (int(recs.groupby('customer_id').size().nunique()), 1),
+    'recommendations: every customer': (sorted(recs.customer_id.unique()), sorted(tx.customer_id.unique())),
 })
 checks = {k: (len(a), len(b)) if isinstance(a, list) and a == b else (a, b) for k, (a, b) in checks.items()}
 bad = {k: v for k, v in checks.items() if v[0] != v[1]}

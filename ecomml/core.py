@@ -186,6 +186,9 @@ def stage_cli():
     # jsonschema (imported by nbformat) loads rfc3987_syntax if installed, which builds a grammar for 2.8 s;
     # nbformat never checks IRI formats, so the stage runner skips it (papermill import: 3.6 s -> 0.75 s).
     sys.modules.setdefault('rfc3987_syntax', None)
+    # one BLAS thread per stage kernel: the data are small, and with two processes on two cores OpenBLAS's
+    # spinning threads slowed the clv stage from 80 s to 760 s (measured); set the variables to override
+    for v in ['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS']: os.environ.setdefault(v, '1')
     ap = argparse.ArgumentParser(prog='ecomml-stage', description=stage_cli.__doc__)
     ap.add_argument('stages', nargs='+', help='stage names, e.g. ingest features')
     args = ap.parse_args()

@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from .core import *
 
 # %% auto 0
-__all__ = ['SEGMENT_RULES', 'SEGMENTS', 'CLUSTER_FEATURES', 'quintile_score', 'rfm_scores', 'segment_of', 'rule_table',
+__all__ = ['SEGMENT_RULES', 'SEGMENTS', 'ACTIONS', 'CLUSTER_FEATURES', 'quintile_score', 'rfm_scores', 'segment_of', 'rule_table',
            'cluster_inputs', 'fit_clusters', 'choose_k', 'stability', 'cluster_names', 'migration']
 
 # %% ../nbs/05_segments.ipynb
@@ -48,6 +48,11 @@ SEGMENT_RULES = [  # (segment, R scores, F scores, what it means)
     ('hibernating', [1, 2], [1, 2], 'few orders, long ago'),
 ]
 SEGMENTS = [r[0] for r in SEGMENT_RULES]
+ACTIONS = {'champions': 'reward them; early access to new ranges; ask for reviews', 'loyal': 'loyalty offers, upsell larger packs',
+           'potential loyalists': 'a reason for the next order: bundles, free delivery threshold', 'new': 'onboarding: welcome series, best sellers',
+           'promising': 'a second-order incentive before they forget us', 'need attention': 'personalised recommendations, limited-time offer',
+           'about to sleep': 'reactivation: popular products, a modest discount', 'at risk': 'win-back campaign now, personal contact for the big ones',
+           "can't lose": 'call them: find out what went wrong, strong win-back offer', 'hibernating': 'low-cost reminders only; do not overspend'}
 
 def segment_of(R: pd.Series, F: pd.Series) -> pd.Categorical:
     "The named segment of each (R, F) pair, from `SEGMENT_RULES`."
@@ -58,8 +63,8 @@ def segment_of(R: pd.Series, F: pd.Series) -> pd.Categorical:
 
 def rule_table() -> pd.DataFrame:
     "The segment rules as a table for the report."
-    return pd.DataFrame([(n, ', '.join(map(str, r)), ', '.join(map(str, f)), m) for n, r, f, m in SEGMENT_RULES],
-                        columns=['segment', 'R score', 'F score', 'meaning'])
+    return pd.DataFrame([(n, ', '.join(map(str, r)), ', '.join(map(str, f)), m, ACTIONS[n]) for n, r, f, m in SEGMENT_RULES],
+                        columns=['segment', 'R score', 'F score', 'meaning', 'suggested action'])
 
 # %% ../nbs/05_segments.ipynb
 CLUSTER_FEATURES = ['recency_days', 'n_orders', 'revenue_total']

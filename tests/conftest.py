@@ -1,4 +1,5 @@
 "Shared fixtures: a throw-away copy of the project, and small raw workbooks."
+import os
 import shutil
 from pathlib import Path
 
@@ -7,6 +8,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+# stage kernels started by the tests inherit this, as they do from `ecomml-stage` (one BLAS thread: see ecomml.core.stage_cli)
+for _v in ['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS']: os.environ.setdefault(_v, '1')
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ def test_failing_stage_keeps_the_failed_notebook_and_writes_no_report(synthetic_
     assert outputs(root) == sorted(before + ['reports/02_features.failed.ipynb'])   # nothing written: no store, no report
 
 
-def test_clv_churn_and_segments_stages_on_the_synthetic_store(synthetic_project):
+def test_clv_churn_segments_and_recs_stages_on_the_synthetic_store(synthetic_project):
     root = synthetic_project
     set_params(root, clv={'interval_draws': 10}, synthetic={'n_customers': 1500})
     for s in ['ingest', 'features', 'clv']: run_stage(s, root=root)
@@ -109,6 +109,17 @@ def test_clv_churn_and_segments_stages_on_the_synthetic_store(synthetic_project)
     assert pd.read_parquet(root/'data/scores/segments.parquet').cluster.tolist() == sg.cluster.tolist()
     html = (root/'reports/05_segments.html').read_text()
     assert '<title>Customer segments</title>' in html and html.count('data:image/png;base64') >= 4 and external_resources(html) == []
+    # recommendations: k per customer, ranks 1..k, a reason on every row, metrics for every model in both scopes
+    run_stage('recs', root=root)
+    rc = pd.read_parquet(root/'data/scores/recommendations.parquet')
+    rm = json.loads((root/'reports/metrics/recs.json').read_text())
+    assert sorted(rc.customer_id.unique()) == sorted(scores.customer_id) and (rc.groupby('customer_id').size() == rm['k']).all()
+    assert rc.groupby('customer_id')['rank'].apply(list).map(lambda r: r == list(range(1, rm['k'] + 1))).all()
+    assert rc.reason.str.len().gt(0).all() and not rc.duplicated(['customer_id', 'product']).any()
+    assert all(f'{m}_{s}_ndcg' in rm for m in ['popularity', 'rebuy', 'item_item', 'als', 'blend'] for s in ['all', 'new'])
+    assert len(pd.read_parquet(root/'data/scores/bought_together.parquet')) == rm['bought_together_pairs']
+    html = (root/'reports/06_recs.html').read_text()
+    assert '<title>Product recommendations</title>' in html and external_resources(html) == []
 
 
 def test_missing_params_section_is_named(project):
