@@ -81,15 +81,15 @@ def model_inputs(store: pd.DataFrame, name: str) -> pd.DataFrame:
     X = ml_columns(store)
     return X[['recency_days']] if name == 'recency' else X
 
-def p_alive_at(cal: pd.DataFrame, # one cutoff of the feature store
-               time_unit: str = 'D') -> np.ndarray:
+def p_alive_at(cal: pd.DataFrame, # one cutoff of the feature store (its summary is in the store's time unit)
+              ) -> np.ndarray:
     "P(alive) of every customer from a BG/NBD model fitted on the cutoff's own summary (no labels used)."
     m = fit_btyd(cal, 'bgnbd')
     return np.asarray(m.conditional_probability_alive(cal.frequency.to_numpy(), cal.recency.to_numpy(), cal['T'].to_numpy()), float)
 
 def temporal_predictions(store: pd.DataFrame, # the feature store
                          cutoff: pd.Timestamp, # the test cutoff
-                         horizon_days: int = 90, seed: int = 42, time_unit: str = 'D', **hp, # `churn` params
+                         horizon_days: int = 90, seed: int = 42, **hp, # `churn` params
                         ) -> tuple[pd.DataFrame, dict]:
     "(churn scores of every model and baseline for the customers at `cutoff`, fitted models) learned from earlier windows only."
     train, test = training_rows(store, cutoff, horizon_days), store[store[CUTOFF] == pd.Timestamp(cutoff)].reset_index(drop=True)
@@ -99,7 +99,7 @@ def temporal_predictions(store: pd.DataFrame, # the feature store
     for name in CLASSIFIERS + ['recency']:
         fits[name] = make_classifier(name, seed, **hp).fit(model_inputs(train, name), churn_label(train))
         out[name] = fits[name].predict_proba(model_inputs(test, name))[:, 1]
-    out['bgnbd'] = 1 - p_alive_at(test, time_unit)
+    out['bgnbd'] = 1 - p_alive_at(test)
     return out, fits
 
 # %% ../nbs/04_churn.ipynb
