@@ -68,7 +68,7 @@ def make_classifier(name: str, # logistic, gradient_boosting or recency
                     gb_max_leaf_nodes: int = 15, gb_min_samples_leaf: int = 40, gb_l2_regularization: float = 1.0, **_):
     "An unfitted scikit-learn classifier (other keys of the `churn` params are ignored)."
     if name in ('logistic', 'recency'):
-        return make_pipeline(FunctionTransformer(signed_log, feature_names_out='one-to-one'), SimpleImputer(strategy='median'),
+        return make_pipeline(FunctionTransformer(signed_log, feature_names_out='one-to-one'), SimpleImputer(strategy='median', keep_empty_features=True),
                              StandardScaler(), LogisticRegression(C=logistic_C if name == 'logistic' else 1e6, max_iter=2000))
     if name == 'gradient_boosting':
         return HistGradientBoostingClassifier(max_iter=gb_max_iter, learning_rate=gb_learning_rate, max_leaf_nodes=gb_max_leaf_nodes,

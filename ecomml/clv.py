@@ -12,7 +12,7 @@ from lifetimes import GammaGammaFitter
 
 from .core import *
 from .btyd import *
-from .features import FEATURES, btyd_summary, feature_store
+from .features import ACTIVITY, FEATURES, btyd_summary, feature_store
 
 # %% auto 0
 __all__ = ['VARIANTS', 'holdout_metrics', 'naive_predictions', 'btyd_predictions', 'ml_columns', 'training_rows',
@@ -57,9 +57,9 @@ def btyd_predictions(summary: pd.DataFrame, # calibration summary per customer
     return preds, {**fits, 'gamma_gamma': gg}
 
 # %% ../nbs/03_clv.ipynb
-def ml_columns(store: pd.DataFrame) -> pd.DataFrame:
-    "The numeric model inputs: the feature-store features, country reduced to a UK flag."
-    X = store[[f for f in FEATURES if f != COUNTRY]].astype(float)
+def ml_columns(store: pd.DataFrame, exclude: list = ()) -> pd.DataFrame:
+    "The numeric model inputs: the feature-store features but `exclude`, country reduced to a UK flag."
+    X = store[[f for f in FEATURES if f != COUNTRY and f not in exclude]].astype(float)
     return X.assign(is_uk=(store[COUNTRY] == 'United Kingdom').astype(float))
 
 def training_rows(store: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
@@ -71,14 +71,15 @@ def ml_predictions(store: pd.DataFrame, # the feature store (all cutoffs)
                    cutoff: pd.Timestamp, # evaluation cutoff
                    horizon_days: int = 90, seed: int = 42, max_iter: int = 300, learning_rate: float = 0.05,
                    max_leaf_nodes: int = 15, min_samples_leaf: int = 40,
+                   exclude: list = (), # features left out (to measure what they add)
                   ) -> tuple[tuple, dict] | None:
     "((purchases, revenue) for the customers at `cutoff`, fitted models), or None without training rows."
     train, test = training_rows(store, cutoff, horizon_days), store[store[CUTOFF] == pd.Timestamp(cutoff)]
     if train.empty: return None
     kw = dict(loss='poisson', max_iter=max_iter, learning_rate=learning_rate, max_leaf_nodes=max_leaf_nodes,
               min_samples_leaf=min_samples_leaf, random_state=seed)
-    fits = {t: HistGradientBoostingRegressor(**kw).fit(ml_columns(train), train[t]) for t in ['target_purchase_days', 'target_revenue']}
-    return tuple(fits[t].predict(ml_columns(test)) for t in fits), fits
+    fits = {t: HistGradientBoostingRegressor(**kw).fit(ml_columns(train, exclude), train[t]) for t in ['target_purchase_days', 'target_revenue']}
+    return tuple(fits[t].predict(ml_columns(test, exclude)) for t in fits), fits
 
 # %% ../nbs/03_clv.ipynb
 def evaluate_cutoff(store: pd.DataFrame, # feature store
@@ -162,12 +163,15 @@ def seasonal_factor(tx: pd.DataFrame, returns: pd.DataFrame, # clean transaction
 # %% ../nbs/03_clv.ipynb
 VARIANTS = {'baseline': 'baseline: calibration rate', 'production': 'BG/NBD on purchase days (production set-up)',
             'invoices': 'BG/NBD on invoices (target: invoices)', 'baseline_invoices': 'baseline on invoices (target: invoices)',
-            'penalizer': 'BG/NBD, penalizer 0.1', 'spend_capped': 'Gamma-Gamma on spend capped at the 99th percentile',
-            'seasonal': 'BG/NBD × seasonal factor from the year before'}
+            'weeks': 'BG/NBD on weeks (target: purchase days)', 'penalizer': 'BG/NBD, penalizer 0.1',
+            'spend_capped': 'Gamma-Gamma on spend capped at the 99th percentile', 'spend_all_days': 'Gamma-Gamma on the spend of all purchase days',
+            'seasonal': 'BG/NBD × seasonal factor from the year before',
+            'ml_no_activity': 'gradient boosting without the activity features', 'ml': 'gradient boosting with them (as in the main table)'}
 
 def variant_table(store: pd.DataFrame, tx: pd.DataFrame, returns: pd.DataFrame, # feature store, clean transactions, returns
                   cutoff: pd.Timestamp, horizon_days: int = 90, time_unit: str = 'D', penalizer: float = 0.0, spend_penalizer: float = 0.0,
-                  variant_penalizer: float = 0.1, cap_quantile: float = 0.99,
+                  variant_penalizer: float = 0.1, cap_quantile: float = 0.99, seed: int = 42,
+                  ml: dict | None = None, # keyword arguments of `ml_predictions` (None: no ML variants)
                  ) -> tuple[pd.DataFrame, dict | None]:
     "(metrics of each variant in `VARIANTS` on the holdout after `cutoff`, the seasonal factor or None)."
     cal = store[store[CUTOFF] == pd.Timestamp(cutoff)].reset_index(drop=True)
@@ -182,12 +186,20 @@ def variant_table(store: pd.DataFrame, tx: pd.DataFrame, returns: pd.DataFrame, 
     ni = expected_purchases(fit_btyd(inv, 'bgnbd', penalizer), inv, H)
     add('invoices', ni, ni * expected_spend(fit_gamma_gamma(inv, spend_penalizer), inv), cal.target_orders)
     add('baseline_invoices', *naive_predictions(inv.assign(revenue_total=cal.revenue_total), H)['calibration_rate'], cal.target_orders)
+    wk = btyd_summary(tx, cutoff, 'W').reindex(cal[CUSTOMER_ID]).reset_index(drop=True)
+    nw = expected_purchases(fit_btyd(wk, 'bgnbd', penalizer), wk, H, 'W')
+    add('weeks', nw, nw * expected_spend(fit_gamma_gamma(wk, spend_penalizer), wk))
     npen = expected_purchases(fit_btyd(cal, 'bgnbd', variant_penalizer), cal, H, time_unit)
     add('penalizer', npen, npen * s)
     capped = cal.assign(monetary_value=cal.monetary_value.clip(upper=cal.monetary_value[cal.frequency > 0].quantile(cap_quantile)))
     add('spend_capped', n, n * expected_spend(fit_gamma_gamma(capped, spend_penalizer), capped))
+    every = cal.assign(frequency=cal.frequency + 1, monetary_value=cal.revenue_total / (cal.frequency + 1))
+    add('spend_all_days', n, n * expected_spend(fit_gamma_gamma(every, spend_penalizer), every))
     sf = seasonal_factor(tx, returns, cutoff, H, 'bgnbd', time_unit, penalizer, spend_penalizer)
     if sf is not None: add('seasonal', n * sf['purchases'], n * s * sf['revenue'])
+    if ml is not None and (full := ml_predictions(store, cutoff, H, seed, **ml)) is not None:
+        add('ml_no_activity', *ml_predictions(store, cutoff, H, seed, **ml, exclude=ACTIVITY)[0])
+        add('ml', *full[0])
     return pd.DataFrame(rows), sf
 
 # %% ../nbs/03_clv.ipynb

@@ -10,8 +10,8 @@ import pandas as pd
 from .core import *
 
 # %% auto 0
-__all__ = ['FEATURES', 'TARGETS', 'before', 'btyd_summary', 'order_features', 'return_features', 'targets', 'customer_features',
-           'feature_store']
+__all__ = ['ACTIVITY', 'FEATURES', 'TARGETS', 'before', 'btyd_summary', 'order_features', 'return_features', 'targets',
+           'activity_features', 'customer_features', 'feature_store']
 
 # %% ../nbs/02_features.ipynb
 def before(tx: pd.DataFrame, # any table with an `invoice_date`
@@ -89,9 +89,33 @@ def targets(tx: pd.DataFrame, # clean transactions
                          'target_revenue': g[REVENUE].sum()})
 
 # %% ../nbs/02_features.ipynb
+ACTIVITY = ['purchase_days_30d', 'revenue_30d', 'purchase_days_90d', 'revenue_90d', 'purchase_days_last_year', 'revenue_last_year']
+
+def activity_features(tx: pd.DataFrame, # clean transactions
+                      cutoff: pd.Timestamp, # nothing on or after it is seen
+                      horizon_days: int = 90, # length of last year's window (the target window, one year earlier)
+                      data_start: pd.Timestamp | None = None, # first day the data cover (default: the day of the first line of `tx`)
+                     ) -> pd.DataFrame:
+    "Purchase days and revenue per customer in the last 30 and 90 days before `cutoff` and in last year's season; NaN where the data start after a window does."
+    cutoff = pd.Timestamp(cutoff)
+    start = (tx[INVOICE_DATE].min() if data_start is None else pd.Timestamp(data_start)).normalize()
+    tx = before(tx, cutoff)
+    ly = cutoff - pd.Timedelta(days=365)
+    windows = {'30d': cutoff - pd.Timedelta(days=30), '90d': cutoff - pd.Timedelta(days=90), 'last_year': ly}
+    ends = {'30d': cutoff, '90d': cutoff, 'last_year': min(ly + pd.Timedelta(days=horizon_days), cutoff)}
+    out = pd.DataFrame(index=pd.Index(tx[CUSTOMER_ID].unique(), name=CUSTOMER_ID))
+    for k, lo in windows.items():
+        w = tx[(tx[INVOICE_DATE] >= lo) & (tx[INVOICE_DATE] < ends[k])]
+        g = w.assign(_day=w[INVOICE_DATE].dt.normalize()).groupby(CUSTOMER_ID)
+        known = start <= lo
+        out[f'purchase_days_{k}'] = g._day.nunique().reindex(out.index, fill_value=0).astype(float) if known else np.nan
+        out[f'revenue_{k}'] = g[REVENUE].sum().reindex(out.index, fill_value=0.0).astype(float) if known else np.nan
+    return out[ACTIVITY].sort_index()
+
+# %% ../nbs/02_features.ipynb
 FEATURES = ['frequency', 'recency', 'T', 'monetary_value', 'recency_days', 'tenure_days', 'n_orders', 'revenue_total',
             'avg_order_value', 'median_order_value', 'max_order_value', 'avg_lines_per_order', 'avg_items_per_order', 'n_products',
-            'share_extreme_lines', COUNTRY, 'ipt_mean_days', 'ipt_std_days', 'recency_over_ipt', 'n_return_lines', 'returned_value', 'return_rate']
+            'share_extreme_lines', COUNTRY, 'ipt_mean_days', 'ipt_std_days', 'recency_over_ipt', 'n_return_lines', 'returned_value', 'return_rate', *ACTIVITY]
 TARGETS = ['target_orders', 'target_purchase_days', 'target_revenue', 'target_bought']
 
 def customer_features(tx: pd.DataFrame, # clean transactions
@@ -101,6 +125,7 @@ def customer_features(tx: pd.DataFrame, # clean transactions
                       time_unit: str = 'D', # BTYD period
                       ipt_min_purchases: int = 3,
                       data_end: pd.Timestamp | None = None, # end of the data (default: last line of `tx`)
+                      data_start: pd.Timestamp | None = None, # start of the data (default: first line of `tx`)
                      ) -> pd.DataFrame:
     "One row per customer with a purchase before `cutoff`: features, and targets where the data reach the window's end."
     cutoff = pd.Timestamp(cutoff)
@@ -108,6 +133,7 @@ def customer_features(tx: pd.DataFrame, # clean transactions
     f[['n_return_lines', 'returned_value']] = f[['n_return_lines', 'returned_value']].fillna(0)
     f['n_return_lines'] = f.n_return_lines.astype('int64')
     f['return_rate'] = f.returned_value / f.revenue_total
+    f = f.join(activity_features(tx, cutoff, horizon_days, data_start))
     t = targets(tx, cutoff, horizon_days, tx[INVOICE_DATE].max() if data_end is None else data_end)
     if t is None: f[TARGETS] = np.nan
     else:
@@ -122,5 +148,6 @@ def customer_features(tx: pd.DataFrame, # clean transactions
 def feature_store(tx: pd.DataFrame, returns: pd.DataFrame, cutoffs: list, horizon_days: int = 90, time_unit: str = 'D',
                   ipt_min_purchases: int = 3) -> pd.DataFrame:
     "`customer_features` at every cutoff, stacked: the feature store keyed by (customer_id, cutoff)."
-    end = tx[INVOICE_DATE].max()
-    return pd.concat([customer_features(tx, returns, c, horizon_days, time_unit, ipt_min_purchases, data_end=end) for c in cutoffs], ignore_index=True)
+    start, end = tx[INVOICE_DATE].min(), tx[INVOICE_DATE].max()
+    return pd.concat([customer_features(tx, returns, c, horizon_days, time_unit, ipt_min_purchases, data_end=end, data_start=start) for c in cutoffs],
+                     ignore_index=True)

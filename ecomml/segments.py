@@ -14,7 +14,7 @@ from .core import *
 
 # %% auto 0
 __all__ = ['SEGMENT_RULES', 'SEGMENTS', 'ACTIONS', 'CLUSTER_FEATURES', 'quintile_score', 'rfm_scores', 'segment_of', 'rule_table',
-           'cluster_inputs', 'fit_clusters', 'choose_k', 'stability', 'cluster_names', 'migration']
+           'cluster_inputs', 'fit_clusters', 'choose_k', 'stability', 'cluster_names', 'migration', 'segment_profile']
 
 # %% ../nbs/05_segments.ipynb
 def quintile_score(values: pd.Series, # one value per customer, indexed by customer id
@@ -117,3 +117,24 @@ def migration(a: pd.Series, b: pd.Series) -> pd.DataFrame:
     t = pd.crosstab(src, b.astype(object))
     rows = [s for s in [*SEGMENTS, '(new customer)'] if s in t.index]
     return t.reindex(index=rows, columns=[s for s in SEGMENTS if s in t.columns], fill_value=0)
+
+# %% ../nbs/05_segments.ipynb
+def segment_profile(base: pd.DataFrame, # per customer (index): recency_days, n_orders, revenue_total, clv, churn_probability, value_at_risk
+                    group: pd.Series, # each customer's segment or cluster (same index)
+                    tx: pd.DataFrame, # transactions before the scoring date, for the top products
+                    top_n: int = 3, # products listed per group, by revenue
+                   ) -> pd.DataFrame:
+    "Size, shares of customers and revenue, order value, recency, orders, CLV, churn risk, value at risk and top products per group."
+    if missing := {'recency_days', 'n_orders', 'revenue_total', 'clv', 'churn_probability', 'value_at_risk'} - set(base.columns):
+        raise ValueError(f"segment_profile: base lacks column(s) {sorted(missing)}")
+    g = base.groupby(group, observed=True)
+    out = pd.DataFrame({'customers': g.size(), 'share_of_customers': g.size() / len(base), 'share_of_revenue': g.revenue_total.sum() / base.revenue_total.sum(),
+                        'avg_order_value': g.revenue_total.sum() / g.n_orders.sum(), 'median_days_since_last': g.recency_days.median(),
+                        'avg_orders': g.n_orders.mean(), 'avg_clv': g.clv.mean(), 'avg_churn_risk': g.churn_probability.mean(),
+                        'value_at_risk': g.value_at_risk.sum(min_count=1)})
+    t = tx[tx[CUSTOMER_ID].isin(base.index)]
+    t = t.assign(_g=t[CUSTOMER_ID].map(group).to_numpy(), _d=t[DESCRIPTION].str.strip().str.lower())    # one product, however its name is padded
+    rev = t.groupby(['_g', '_d'], observed=True)[REVENUE].sum().reset_index()
+    rev = rev.sort_values(['_g', REVENUE, '_d'], ascending=[True, False, True]).groupby('_g', observed=True).head(top_n)
+    out['top_products'] = rev.groupby('_g', observed=True)._d.agg('; '.join).reindex(out.index).fillna('')
+    return out
