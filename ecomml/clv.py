@@ -120,7 +120,8 @@ def choose_model(table: pd.DataFrame, # metrics from `evaluate_cutoff`
     top = cand.max() if metric == 'spearman' else cand.min()
     best = next(c for c, v in cand.items() if abs(v - top) <= tolerance * abs(top))
     return dict(chosen=best, metric=metric, target=target, value=float(t[best]),
-                beats={m: bool(better(t[best], v)) for m, v in t.items() if m != best})
+                beats={m: bool(better(t[best], v)) for m, v in t.items() if m != best},
+                ties=[c for c, v in cand.items() if c != best and abs(v - top) <= tolerance * abs(top)])
 
 # %% ../nbs/03_clv.ipynb
 def long_holdout(tx: pd.DataFrame, returns: pd.DataFrame, # clean transactions and returns
