@@ -16,8 +16,9 @@ from .features import ACTIVITY, FEATURES, btyd_summary, feature_store
 
 # %% auto 0
 __all__ = ['VARIANTS', 'holdout_metrics', 'naive_predictions', 'btyd_predictions', 'ml_columns', 'training_rows',
-           'ml_predictions', 'evaluate_cutoff', 'choose_model', 'long_holdout', 'invoice_summary', 'seasonal_factor',
-           'variant_table', 'calibration_vs_holdout', 'tracking', 'score_customers', 'model_params', 'load_model']
+           'ml_predictions', 'evaluate_cutoff', 'choose_model', 'beats_baseline', 'long_holdout', 'invoice_summary',
+           'seasonal_factor', 'variant_table', 'calibration_vs_holdout', 'tracking', 'score_customers', 'model_params',
+           'load_model']
 
 # %% ../nbs/03_clv.ipynb
 def holdout_metrics(actual: np.ndarray, # what customers did in the holdout window
@@ -122,6 +123,11 @@ def choose_model(table: pd.DataFrame, # metrics from `evaluate_cutoff`
     return dict(chosen=best, metric=metric, target=target, value=float(t[best]),
                 beats={m: bool(better(t[best], v)) for m, v in t.items() if m != best},
                 ties=[c for c, v in cand.items() if c != best and abs(v - top) <= tolerance * abs(top)])
+
+def beats_baseline(tab: pd.DataFrame, # metrics indexed by (model or variant, target)
+                   model: str, baseline: str = 'calibration_rate') -> list[str]:
+    "The figures (purchases/revenue MAE/RMSE) on which `model` has a lower error than `baseline`."
+    return [f"{t} {k.upper()}" for t in ['purchases', 'revenue'] for k in ['mae', 'rmse'] if tab.loc[(model, t), k] < tab.loc[(baseline, t), k]]
 
 # %% ../nbs/03_clv.ipynb
 def long_holdout(tx: pd.DataFrame, returns: pd.DataFrame, # clean transactions and returns

@@ -101,11 +101,11 @@ def activity_features(tx: pd.DataFrame, # clean transactions
     start = (tx[INVOICE_DATE].min() if data_start is None else pd.Timestamp(data_start)).normalize()
     tx = before(tx, cutoff)
     ly = cutoff - pd.Timedelta(days=365)
-    windows = {'30d': cutoff - pd.Timedelta(days=30), '90d': cutoff - pd.Timedelta(days=90), 'last_year': ly}
-    ends = {'30d': cutoff, '90d': cutoff, 'last_year': min(ly + pd.Timedelta(days=horizon_days), cutoff)}
+    windows = {'30d': (cutoff - pd.Timedelta(days=30), cutoff), '90d': (cutoff - pd.Timedelta(days=90), cutoff),
+               'last_year': (ly, min(ly + pd.Timedelta(days=horizon_days), cutoff))}
     out = pd.DataFrame(index=pd.Index(tx[CUSTOMER_ID].unique(), name=CUSTOMER_ID))
-    for k, lo in windows.items():
-        w = tx[(tx[INVOICE_DATE] >= lo) & (tx[INVOICE_DATE] < ends[k])]
+    for k, (lo, hi) in windows.items():
+        w = tx[(tx[INVOICE_DATE] >= lo) & (tx[INVOICE_DATE] < hi)]
         g = w.assign(_day=w[INVOICE_DATE].dt.normalize()).groupby(CUSTOMER_ID)
         known = start <= lo
         out[f'purchase_days_{k}'] = g._day.nunique().reindex(out.index, fill_value=0).astype(float) if known else np.nan
