@@ -21,21 +21,38 @@ assert not missing, f'missing outputs: {missing}'
 m = json.loads(Path('reports/metrics/ingest.json').read_text())
 raw = pd.read_parquet(Path(os.environ['ECOMML_DATA_DIR'])/'Online Retail.parquet')
 tx, ret = pd.read_parquet('data/interim/transactions.parquet'), pd.read_parquet('data/interim/returns.parquet')
+sale, undo = tx[tx.kind == 'sale'], tx[tx.kind == 'cancellation']
+# net sales, recomputed here: each sale line's quantity less the netting lines that point at it
+left = sale.quantity + sale.line_id.map(undo.groupby('cancels').quantity.sum()).fillna(0)
+net = sale[left > 0]
 checks = {
     'raw_lines': (m['raw_lines'], len(raw)),
     'raw_quantity_sum': (m['raw_quantity_sum'], int(raw.Quantity.sum())),
     'raw_revenue_sum': (m['raw_revenue_sum'], round(float((raw.Quantity * raw.UnitPrice).sum()), 2)),
+    'raw revenue = start of the reconciliation': (m['raw_revenue'], m['raw_revenue_sum']),
     'removed_missing_customer': (m['removed_missing_customer'], int(raw.CustomerID.isna().sum())),
-    'clean_lines': (m['clean_lines'], len(tx)),
-    'rules add up': (m['clean_lines'], m['raw_lines'] - sum(v for k, v in m.items() if k.startswith('removed_'))),
-    'return_lines': (m['return_lines'], len(ret)),
-    'customers': (m['customers'], tx.customer_id.nunique()),
-    'invoices': (m['invoices'], tx.invoice_no.nunique()),
-    'revenue': (m['revenue'], round(float(tx.revenue.sum()), 2)),
-    'no cancellation in sales': (int(tx.invoice_no.str.startswith('C').sum()), 0),
+    'rules add up to the gross sale lines': (len(sale), m['raw_lines'] - sum(v for k, v in m.items() if k.startswith('removed_'))),
+    'gross sales = sale lines': (m['gross_sales'], round(float(sale.revenue.sum()), 2)),
+    'net sales = sale lines + netting lines': (m['net_sales'], round(float(tx.revenue.sum()), 2)),
+    'net sales = gross - netted': (m['net_sales'], round(m['gross_sales'] + m['cancellations_netted_full'] + m['cancellations_netted_part']
+                                                        + m['cancellation_price_difference'], 2)),
+    'netting never exceeds a sale': (int((left < 0).sum()), 0),
+    'netting lines are cancellations': (int((~undo.invoice_no.str.startswith('C')).sum()), 0),
+    'returns: every cancellation line with a customer': (len(ret), int((raw.InvoiceNo.str.startswith('C') & raw.CustomerID.notna()).sum()
+                                                                      - int(raw[raw.InvoiceNo.str.startswith('C') & raw.CustomerID.notna()].duplicated().sum()))),
+    'clean_lines = net sale lines': (m['clean_lines'], len(net)),
+    'customers': (m['customers'], net.customer_id.nunique()),
+    'invoices': (m['invoices'], net.invoice_no.nunique()),
+    'no cancellation in sales': (int(sale.invoice_no.str.startswith('C').sum()), 0),
     'no missing customer': (int(tx.customer_id.isna().sum()), 0),
-    'no duplicate line': (int(tx.drop(columns='is_extreme').duplicated().sum()), 0),
+    'no duplicate line': (int(sale.drop(columns=['line_id', 'kind', 'cancels']).duplicated().sum()), 0),
+    'the largest line (80,995 units) is netted': (int(left[sale.quantity == 80995].sum()), 0),
+    'reconciliation checks pass': (m['reconciliation_checks_pass'], True),
 }
+f = json.loads(Path('reports/metrics/features.json').read_text())
+cuts = sorted({k.rsplit('_', 1)[1] for k in f if k.startswith('coverage_ipt_mean_days_')})
+checks['inter-purchase features filled at the last cutoff (> 40%)'] = (f[f'coverage_ipt_mean_days_{cuts[-1]}'] > 0.4, True)
+tx = net       # the customers the scores cover: those with net sales
 # the scores: one row per clean customer, probabilities in [0, 1], SHAP additive
 clv, churn = pd.read_parquet('data/scores/clv.parquet'), pd.read_parquet('data/scores/churn.parquet')
 seg, recs = pd.read_parquet('data/scores/segments.parquet'), pd.read_parquet('data/scores/recommendations.parquet')

@@ -44,7 +44,7 @@ if __name__ == '__main__':
     if tx_path.exists(): rows += run('real (UCI)', pd.read_parquet(tx_path), r['split_cutoff'], days, r['k'], a.models, hp, seed)
     t = time.perf_counter()
     raw, _ = simulate_store(n_customers=4334 * a.scale, n_products=10_000, seed=seed)
-    stx, _, _ = clean(to_transactions(raw))
+    stx, _, *_ = clean(to_transactions(raw))
     print(f'simulated and cleaned {len(stx):,} lines in {time.perf_counter() - t:.0f} s', flush=True)
     rows += run(f'synthetic x{a.scale}', stx, r['split_cutoff'], days, r['k'], a.models, hp, seed)
     print(pd.DataFrame(rows).to_markdown(index=False))

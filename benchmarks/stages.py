@@ -41,7 +41,7 @@ def scaling():
     rows = []
     for n in [4_000, 16_000, 64_000]:
         t = time.perf_counter(); raw, _ = simulate_store(n_customers=n, seed=1); t_sim = time.perf_counter() - t
-        t = time.perf_counter(); tx, ret, _ = clean(to_transactions(raw)); t_clean = time.perf_counter() - t
+        t = time.perf_counter(); tx, ret, *_ = clean(to_transactions(raw)); t_clean = time.perf_counter() - t
         t = time.perf_counter(); fs = feature_store(tx, ret, ['2011-03-10', '2011-06-10', '2011-09-10', '2011-12-10']); t_feat = time.perf_counter() - t
         rows.append(dict(customers=n, raw_lines=len(raw), simulate_s=t_sim, clean_s=t_clean, feature_store_s=t_feat, feature_rows=len(fs)))
         print(rows[-1], flush=True)

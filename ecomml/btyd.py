@@ -63,7 +63,8 @@ def fit_btyd(summary: pd.DataFrame, # frequency, recency, T per customer
         if best is None or m._negative_log_likelihood_ < best._negative_log_likelihood_: best = m
         ok += 1
         if ok >= (n_ok or (1 if model == 'pareto_nbd' else 2)): break
-    if best is None: raise RuntimeError(f"{MODEL_NAMES[model]} did not converge from any start (penalizer {penalizer}): try a penalizer > 0")
+    if best is None: raise RuntimeError(f"{MODEL_NAMES[model]} did not converge from any start on {len(summary):,} customers (penalizer {penalizer}): "
+                                   "with few customers or repeat purchases set clv.penalizer > 0 in params.yaml (e.g. 0.01)")
     best.model_name = model
     return best
 
@@ -89,7 +90,7 @@ def fit_gamma_gamma(summary: pd.DataFrame, # frequency and monetary_value per cu
         except Exception: continue
         m.model_name = 'gamma_gamma'
         return m
-    raise RuntimeError(f"Gamma-Gamma did not converge from any start (penalizer {penalizer})")
+    raise RuntimeError(f"Gamma-Gamma did not converge from any start (penalizer {penalizer}): set clv.spend_penalizer > 0 in params.yaml (e.g. 0.01)")
 
 # %% ../nbs/02a_btyd.ipynb
 def _nll(m):

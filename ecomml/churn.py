@@ -127,7 +127,10 @@ def explain(model, # a fitted classifier from `make_classifier`
         vals, base = ex.shap_values(X), ex.expected_value
     else:
         prep, lr = model[:-1], model[-1]
-        ex = shap.LinearExplainer(lr, prep.transform(background if background is not None else X))
+        bg = prep.transform(background if background is not None else X)
+        # all background rows: shap's default masker keeps only 100 of them, chosen by row order, so the
+        # reference mean (and every customer's reasons) changed when the same rows came in another order
+        ex = shap.LinearExplainer(lr, shap.maskers.Independent(bg, max_samples=len(bg)))
         vals, base = ex.shap_values(prep.transform(X)), ex.expected_value
     vals = np.asarray(vals, float).reshape(len(X), -1)
     return shap.Explanation(values=vals, base_values=np.full(len(X), float(np.ravel(base)[0])), data=X.to_numpy(float),
@@ -138,8 +141,8 @@ def log_odds(model, X: pd.DataFrame) -> np.ndarray:
     return np.asarray(model.decision_function(X), float)
 
 def top_reasons(expl: shap.Explanation, k: int = 3) -> list[str]:
-    "For each customer, the `k` features that push the churn score up the most, as 'feature = value'."
-    order = np.argsort(-expl.values, axis=1, kind='stable')[:, :k]
+    "For each customer, the `k` features that push the churn score up the most, as 'feature = value'; pushes equal to 1e-9 tie, and ties go to the first column."
+    order = np.argsort(-np.round(expl.values, 9), axis=1, kind='stable')[:, :k]      # rounding: row order of the training data cannot reorder ties
     names = np.array(expl.feature_names)
     return ['; '.join(f"{names[j]} = {expl.data[i, j]:,.4g}" for j in row if expl.values[i, j] > 0) for i, row in enumerate(order)]
 

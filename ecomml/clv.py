@@ -13,6 +13,7 @@ from lifetimes import GammaGammaFitter
 from .core import *
 from .btyd import *
 from .features import ACTIVITY, FEATURES, btyd_summary, feature_store
+from .ingest import net_sales
 
 # %% auto 0
 __all__ = ['VARIANTS', 'holdout_metrics', 'naive_predictions', 'btyd_predictions', 'ml_columns', 'training_rows',
@@ -64,9 +65,10 @@ def ml_columns(store: pd.DataFrame, exclude: list = ()) -> pd.DataFrame:
     return X.assign(is_uk=(store[COUNTRY] == 'United Kingdom').astype(float))
 
 def training_rows(store: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
-    "Rows of earlier cutoffs whose target window [c, c + horizon) ends on or before `cutoff`."
+    "Rows of earlier cutoffs whose target window [c, c + horizon) ends on or before `cutoff`, in one order (cutoff, customer), whatever the store's."
     c = store[CUTOFF]
-    return store[(c + pd.Timedelta(days=horizon_days) <= pd.Timestamp(cutoff)) & store.target_bought.notna()]
+    rows = store[(c + pd.Timedelta(days=horizon_days) <= pd.Timestamp(cutoff)) & store.target_bought.notna()]
+    return rows.sort_values([CUTOFF, CUSTOMER_ID], kind='stable')      # a fit must not depend on the row order it is given
 
 def ml_predictions(store: pd.DataFrame, # the feature store (all cutoffs)
                    cutoff: pd.Timestamp, # evaluation cutoff
@@ -145,7 +147,7 @@ def long_holdout(tx: pd.DataFrame, returns: pd.DataFrame, # clean transactions a
 # %% ../nbs/03_clv.ipynb
 def invoice_summary(tx: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
     "BTYD summary counting invoices instead of purchase days: frequency = invoices − 1, recency and T in days, monetary_value = mean revenue of the repeat invoices."
-    tx = tx[tx[INVOICE_DATE] < pd.Timestamp(cutoff)]
+    tx = net_sales(tx, cutoff)
     inv = tx.groupby([CUSTOMER_ID, INVOICE_NO]).agg(when=(INVOICE_DATE, 'min'), revenue=(REVENUE, 'sum')).reset_index().sort_values([CUSTOMER_ID, 'when', INVOICE_NO])
     g = inv.groupby(CUSTOMER_ID)
     first, last, n = g.when.min().dt.normalize(), g.when.max().dt.normalize(), g.size()
@@ -221,6 +223,8 @@ def tracking(tx: pd.DataFrame, # clean transactions
             ) -> pd.DataFrame:
     "Per day from the first purchase to cutoff + horizon: actual and expected cumulative repeat purchase days of the cohort born before `cutoff`."
     cutoff = pd.Timestamp(cutoff)
+    cal, hold = net_sales(tx, cutoff), net_sales(tx, cutoff + pd.Timedelta(days=horizon_days))   # sales as known at the cutoff, and at the holdout's end
+    tx = pd.concat([cal, hold[hold[INVOICE_DATE] >= cutoff]])
     days = tx[[CUSTOMER_ID]].assign(day=tx[INVOICE_DATE].dt.normalize()).drop_duplicates()
     days = days[days.day < cutoff + pd.Timedelta(days=horizon_days)]
     birth = days.groupby(CUSTOMER_ID).day.min()
@@ -248,9 +252,11 @@ def score_customers(summary: pd.DataFrame, # BTYD summary at the scoring date, i
     return out
 
 def model_params(m) -> dict:
-    "Parameters, standard errors and log-parameter covariance of a fitted model, as plain JSON."
-    return dict(model=m.model_name, params=m.params_.round(8).to_dict(), standard_errors=standard_errors(m).round(8).to_dict(),
-                log_param_cov=log_param_cov(m).round(12).values.tolist(), customers=int(m.data['weights'].sum()), rows_fitted=len(m.data))
+    "Parameters, standard errors and log-parameter covariance of a fitted model, as plain JSON; None where a value is not available (a singular information matrix, e.g. on very few customers)."
+    finite = lambda x: None if not np.isfinite(x) else float(x)
+    cov = log_param_cov(m).round(12).values
+    return dict(model=m.model_name, params=m.params_.round(8).to_dict(), standard_errors={k: finite(v) for k, v in standard_errors(m).round(8).items()},
+                log_param_cov=[[finite(v) for v in row] for row in cov], customers=int(m.data['weights'].sum()), rows_fitted=len(m.data))
 
 def load_model(card: dict): # a dict written by `model_params`
     "The lifetimes model with the stored parameters (enough to predict and score; `.data` is not kept)."

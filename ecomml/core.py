@@ -12,15 +12,15 @@ import yaml
 
 # %% auto 0
 __all__ = ['CUSTOMER_ID', 'INVOICE_NO', 'STOCK_CODE', 'DESCRIPTION', 'INVOICE_DATE', 'QUANTITY', 'UNIT_PRICE', 'REVENUE',
-           'COUNTRY', 'CUTOFF', 'TX_COLUMNS', 'DATA_RAW', 'DATA_INTERIM', 'DATA_FEATURES', 'DATA_SCORES', 'DATA_CACHE',
-           'MODELS', 'REPORTS', 'METRICS', 'PLOTS', 'project_root', 'atomic_path', 'write_outputs', 'load_params',
-           'notebook_title', 'render_html', 'external_resources', 'stage_notebook', 'notebook_parameters',
-           'StageFailed', 'run_stage', 'stage_cli']
+           'COUNTRY', 'CUTOFF', 'LINE_ID', 'TX_COLUMNS', 'DATA_RAW', 'DATA_INTERIM', 'DATA_FEATURES', 'DATA_SCORES',
+           'DATA_CACHE', 'MODELS', 'REPORTS', 'METRICS', 'PLOTS', 'project_root', 'atomic_path', 'write_outputs',
+           'load_params', 'notebook_title', 'render_html', 'external_resources', 'stage_notebook',
+           'notebook_parameters', 'StageFailed', 'run_stage', 'stage_cli']
 
 # %% ../nbs/00_core.ipynb
 CUSTOMER_ID, INVOICE_NO, STOCK_CODE, DESCRIPTION = 'customer_id', 'invoice_no', 'stock_code', 'description'
 INVOICE_DATE, QUANTITY, UNIT_PRICE, REVENUE, COUNTRY = 'invoice_date', 'quantity', 'unit_price', 'revenue', 'country'
-CUTOFF = 'cutoff'
+CUTOFF, LINE_ID = 'cutoff', 'line_id'   # line_id: the row label of a line in the raw log, kept through cleaning
 TX_COLUMNS = [INVOICE_NO, STOCK_CODE, DESCRIPTION, QUANTITY, INVOICE_DATE, UNIT_PRICE, CUSTOMER_ID, COUNTRY, REVENUE]
 
 # %% ../nbs/00_core.ipynb
@@ -62,11 +62,21 @@ def _jsonable(o):
     if isinstance(o, Path): return str(o)
     raise TypeError(f"cannot write {type(o).__name__} to JSON")
 
-def _write_one(obj, path: Path, kind: str):
+def _non_finite(o, key: str = '') -> str | None:
+    "The key path of the first NaN or infinite number in `o` (nested dicts and lists), or None."
+    if isinstance(o, dict):
+        return next((k for kk, v in o.items() if (k := _non_finite(v, f'{key}.{kk}' if key else str(kk)))), None)
+    if isinstance(o, (list, tuple)): return next((k for i, v in enumerate(o) if (k := _non_finite(v, f'{key}[{i}]'))), None)
+    v = o.item() if hasattr(o, 'item') and getattr(o, 'ndim', 1) == 0 else o    # numpy scalars
+    return (key or '(value)') if isinstance(v, float) and not math.isfinite(v) else None
+
+def _write_one(obj, path: Path, kind: str, dest: Path | None = None):
     "Write a frame (`kind` .parquet/.csv), a dict (.json), bytes or text to `path`."
     if kind == '.parquet': obj.to_parquet(path, index=False)
     elif kind == '.csv': obj.to_csv(path, index=False)
     elif kind == '.json':
+        bad = _non_finite(obj)
+        if bad: raise ValueError(f"{dest or path}: {bad} is NaN or infinite; JSON has no such number: the stage must write None ('not available') or stop with a reason")
         txt = json.dumps(obj, indent=2, sort_keys=True, default=_jsonable, allow_nan=False)
         path.write_text(txt + '\n')
     elif isinstance(obj, bytes): path.write_bytes(obj)
@@ -81,17 +91,20 @@ def write_outputs(outputs: dict, # {destination path: frame, dict or text}
     with stack:
         for dest, obj in outputs.items():
             tmp = stack.enter_context(atomic_path(root/dest))
-            _write_one(obj, tmp, Path(dest).suffix)
+            _write_one(obj, tmp, Path(dest).suffix, dest)
             done.append(root/dest)
     return done
 
 # %% ../nbs/00_core.ipynb
 def load_params(root: Path | None = None, # project root (default: found from cwd)
                ) -> dict:
-    "The parsed `params.yaml` of the project."
+    "The parsed `params.yaml` of the project (checked with `ecomml.params.validate_params` by the stage runner)."
+    from ecomml.params import ParamsError
     p = Path(root or project_root())/'params.yaml'
-    with open(p) as f: params = yaml.safe_load(f)
-    if not isinstance(params, dict): raise ValueError(f"{p}: expected a mapping of sections, got {type(params).__name__}")
+    try:
+        with open(p) as f: params = yaml.safe_load(f)
+    except yaml.YAMLError as e: raise ParamsError(f"{p}: not valid YAML ({str(e).splitlines()[0]} {getattr(e, 'problem_mark', '') or ''})".strip()) from None
+    if not isinstance(params, dict): raise ParamsError(f"{p}: expected a mapping of sections, got {type(params).__name__}")
     return params
 
 # %% ../nbs/00_core.ipynb
@@ -147,6 +160,12 @@ def notebook_parameters(nb_path: Path) -> list[str]:
 # %% ../nbs/00_core.ipynb
 class StageFailed(RuntimeError): "A stage notebook raised: the message holds the cell's error."
 
+def _kept(running: Path, failed: Path, nb_path: Path):
+    "Keep what ran as `failed` (the executed copy if papermill wrote one, else the chapter itself)."
+    import shutil
+    if running.exists(): os.replace(running, failed)
+    else: shutil.copyfile(nb_path, failed)
+
 def run_stage(stage: str, # stage or notebook name
               root: Path | None = None, # project root
               params: dict | None = None, # all parameters (default: params.yaml)
@@ -154,12 +173,12 @@ def run_stage(stage: str, # stage or notebook name
              ) -> dict:
     "Execute a chapter with its parameters and write `reports/NAME.ipynb` and `reports/NAME.html`; return timings."
     import papermill as pm
+    from ecomml.params import validate_params
     root = Path(root or project_root())
     nb_path = stage_notebook(stage, root)
     params = load_params(root) if params is None else params
     names = notebook_parameters(nb_path)
-    missing = [n for n in names if n not in params]
-    if missing: raise KeyError(f"{nb_path.name}: params.yaml has no section(s) {missing} named in its parameters cell")
+    validate_params(params, str(root/'params.yaml'), sections=names)     # before anything runs or is written
     stem = nb_path.stem
     running, failed = root/REPORTS/f'.{stem}.running.ipynb', root/REPORTS/f'{stem}.failed.ipynb'
     running.parent.mkdir(parents=True, exist_ok=True)
@@ -168,9 +187,14 @@ def run_stage(stage: str, # stage or notebook name
         nb = pm.execute_notebook(str(nb_path), str(running), parameters={n: params[n] for n in names}, cwd=str(root),
                                  kernel_name=kernel_name, progress_bar=False, request_save_on_cell_execute=False)
     except pm.PapermillExecutionError as e:
-        os.replace(running, failed)
+        _kept(running, failed, nb_path)
         raise StageFailed(f"stage {stage}: cell [{e.exec_count}] raised {e.ename}: {e.evalue}\n"
                           f"(the executed notebook is kept in {failed})") from None
+    except Exception as e:      # the kernel died (e.g. killed for lack of memory), or could not start
+        _kept(running, failed, nb_path)
+        why = ("the kernel died while running it (killed by the system: most often for lack of memory; "
+               "see `dmesg` or the kernel log)") if type(e).__name__ == 'DeadKernelError' else f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        raise StageFailed(f"stage {stage}: {why}\n(the notebook, as far as it ran, is kept in {failed})") from None
     finally: running.unlink(missing_ok=True)
     t1 = time.perf_counter()
     html = render_html(nb)
@@ -194,5 +218,5 @@ def stage_cli():
     args = ap.parse_args()
     for s in args.stages:
         try: t = run_stage(s)
-        except (StageFailed, KeyError, FileNotFoundError) as e: sys.exit(f"ecomml-stage: {e}")
+        except (StageFailed, ValueError, FileNotFoundError) as e: sys.exit(f"ecomml-stage: {e}")   # ParamsError is a ValueError
         print(f"stage {t['stage']}: executed in {t['execute_s']} s, report rendered in {t['render_s']} s")

@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 
 from .core import *
+from .ingest import net_sales
 
 # %% auto 0
-__all__ = ['ACTIVITY', 'FEATURES', 'TARGETS', 'before', 'btyd_summary', 'order_features', 'return_features', 'targets',
-           'activity_features', 'customer_features', 'feature_store']
+__all__ = ['ACTIVITY', 'FEATURES', 'TARGETS', 'before', 'btyd_summary', 'inter_purchase', 'order_features', 'return_features',
+           'targets', 'activity_features', 'customer_features', 'feature_store', 'coverage', 'coverage_problems',
+           'check_cutoffs']
 
 # %% ../nbs/02_features.ipynb
 def before(tx: pd.DataFrame, # any table with an `invoice_date`
@@ -24,8 +26,8 @@ def btyd_summary(tx: pd.DataFrame, # clean transactions
                  cutoff: pd.Timestamp, # cutoff: nothing on or after it is seen
                  time_unit: str = 'D', # period of the summary (pandas frequency: D, W ...)
                 ) -> pd.DataFrame:
-    "frequency, recency, T and monetary_value per customer, from the lines before `cutoff`."
-    tx = before(tx, cutoff)
+    "frequency, recency, T and monetary_value per customer, from the net sales before `cutoff`."
+    tx = net_sales(tx, cutoff)
     per = tx[INVOICE_DATE].dt.to_period(time_unit)
     by = tx.assign(period=per.map(lambda p: p.ordinal) if time_unit != 'D' else per.astype('int64')).groupby([CUSTOMER_ID, 'period'])[REVENUE].sum().reset_index()
     end = (pd.Timestamp(cutoff) - pd.Timedelta(days=1)).to_period(time_unit).ordinal
@@ -42,13 +44,25 @@ def _most_frequent(tx: pd.DataFrame, col: str) -> pd.Series:
     n = tx.groupby([CUSTOMER_ID, col], observed=True).size().reset_index(name='n')
     return n.sort_values([CUSTOMER_ID, 'n', col], ascending=[True, False, True]).drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)[col]
 
+def inter_purchase(tx: pd.DataFrame, # sale lines
+                   ipt_min_purchases: int = 3, # statistics need this many purchase days
+                  ) -> pd.DataFrame:
+    "Mean and standard deviation of the days between a customer's purchase days; NaN below `ipt_min_purchases` days."
+    days = tx[[CUSTOMER_ID]].assign(day=tx[INVOICE_DATE].dt.normalize()).drop_duplicates().sort_values([CUSTOMER_ID, 'day'])
+    gap = days.groupby(CUSTOMER_ID)['day'].diff().dt.days
+    ipt = gap.groupby(days[CUSTOMER_ID]).agg(['mean', 'std', 'count'])
+    enough = ipt['count'] + 1 >= ipt_min_purchases
+    return pd.DataFrame({'ipt_mean_days': ipt['mean'].where(enough), 'ipt_std_days': ipt['std'].where(enough)})
+
 def order_features(tx: pd.DataFrame, # clean transactions
                    cutoff: pd.Timestamp, # nothing on or after it is seen
                    ipt_min_purchases: int = 3, # inter-purchase statistics need this many purchase days
+                   extreme_quantile: float = 0.9999, # a line above this quantile of quantity or revenue (of all lines before the cutoff) is extreme
                   ) -> pd.DataFrame:
-    "RFM values, tenure, order and basket statistics, distinct products, country and inter-purchase times."
+    "RFM values, tenure, order and basket statistics, distinct products, country and inter-purchase times, from the net sales before `cutoff`."
     cutoff = pd.Timestamp(cutoff)
-    tx = before(tx, cutoff)
+    tx = net_sales(tx, cutoff)
+    extreme = (tx[QUANTITY] > tx[QUANTITY].quantile(extreme_quantile)) | (tx[REVENUE] > tx[REVENUE].quantile(extreme_quantile))
     orders = tx.groupby([CUSTOMER_ID, INVOICE_NO]).agg(value=(REVENUE, 'sum'), lines=(REVENUE, 'size'), items=(QUANTITY, 'sum'))
     g, o = tx.groupby(CUSTOMER_ID), orders.groupby(CUSTOMER_ID)
     first, last = g[INVOICE_DATE].min(), g[INVOICE_DATE].max()
@@ -56,23 +70,19 @@ def order_features(tx: pd.DataFrame, # clean transactions
                         'n_orders': o.size(), 'revenue_total': g[REVENUE].sum(),
                         'avg_order_value': o.value.mean(), 'median_order_value': o.value.median(), 'max_order_value': o.value.max(),
                         'avg_lines_per_order': o.lines.mean(), 'avg_items_per_order': o['items'].mean(),
-                        'n_products': g[STOCK_CODE].nunique(), 'share_extreme_lines': g['is_extreme'].mean() if 'is_extreme' in tx else 0.0,
+                        'n_products': g[STOCK_CODE].nunique(), 'share_extreme_lines': extreme.groupby(tx[CUSTOMER_ID]).mean(),
                         COUNTRY: _most_frequent(tx, COUNTRY)})
-    days = tx[INVOICE_DATE].dt.normalize().drop_duplicates().to_frame().join(tx[CUSTOMER_ID]).drop_duplicates().sort_values([CUSTOMER_ID, INVOICE_DATE])
-    gap = days.groupby(CUSTOMER_ID)[INVOICE_DATE].diff().dt.days
-    ipt = gap.groupby(days[CUSTOMER_ID]).agg(['mean', 'std', 'count'])
-    enough = ipt['count'] + 1 >= ipt_min_purchases
-    out['ipt_mean_days'] = ipt['mean'].where(enough)
-    out['ipt_std_days'] = ipt['std'].where(enough)
+    out = out.join(inter_purchase(tx, ipt_min_purchases))
     out['recency_over_ipt'] = out.recency_days / out.ipt_mean_days
     return out
 
 # %% ../nbs/02_features.ipynb
-def return_features(returns: pd.DataFrame, # returns table (negative quantities)
+def return_features(returns: pd.DataFrame, # returns table: every cancellation line and its `treatment`
                     cutoff: pd.Timestamp, # nothing on or after it is seen
                    ) -> pd.DataFrame:
-    "Returned lines and returned value (positive £) per customer before `cutoff`."
+    "Cancelled product lines (netted or not; reversals left out) and their value (positive £) per customer before `cutoff`."
     r = before(returns, cutoff)
+    if 'treatment' in r: r = r[r.treatment != 'reversal']
     return pd.DataFrame({'n_return_lines': r.groupby(CUSTOMER_ID).size(), 'returned_value': -r.groupby(CUSTOMER_ID)[REVENUE].sum()})
 
 def targets(tx: pd.DataFrame, # clean transactions
@@ -80,10 +90,11 @@ def targets(tx: pd.DataFrame, # clean transactions
             horizon_days: int, # length of the target window
             data_end: pd.Timestamp, # last instant the data cover
            ) -> pd.DataFrame | None:
-    "Orders, purchase days, revenue and whether the customer bought, in `[cutoff, cutoff + horizon_days)`; None if the data stop earlier."
+    "Orders, purchase days, net revenue and whether the customer bought, in `[cutoff, cutoff + horizon_days)`; None if the data stop earlier."
     cutoff = pd.Timestamp(cutoff); stop = cutoff + pd.Timedelta(days=horizon_days)
     if stop > pd.Timestamp(data_end).normalize() + pd.Timedelta(days=1): return None
-    w = tx[(tx[INVOICE_DATE] >= cutoff) & (tx[INVOICE_DATE] < stop)]
+    w = net_sales(tx, stop)
+    w = w[w[INVOICE_DATE] >= cutoff]
     g = w.assign(day=w[INVOICE_DATE].dt.normalize()).groupby(CUSTOMER_ID)
     return pd.DataFrame({'target_orders': g[INVOICE_NO].nunique(), 'target_purchase_days': g['day'].nunique(),
                          'target_revenue': g[REVENUE].sum()})
@@ -99,7 +110,7 @@ def activity_features(tx: pd.DataFrame, # clean transactions
     "Purchase days and revenue per customer in the last 30 and 90 days before `cutoff` and in last year's season; NaN where the data start after a window does."
     cutoff = pd.Timestamp(cutoff)
     start = (tx[INVOICE_DATE].min() if data_start is None else pd.Timestamp(data_start)).normalize()
-    tx = before(tx, cutoff)
+    tx = net_sales(tx, cutoff)
     ly = cutoff - pd.Timedelta(days=365)
     windows = {'30d': (cutoff - pd.Timedelta(days=30), cutoff), '90d': (cutoff - pd.Timedelta(days=90), cutoff),
                'last_year': (ly, min(ly + pd.Timedelta(days=horizon_days), cutoff))}
@@ -126,13 +137,14 @@ def customer_features(tx: pd.DataFrame, # clean transactions
                       ipt_min_purchases: int = 3,
                       data_end: pd.Timestamp | None = None, # end of the data (default: last line of `tx`)
                       data_start: pd.Timestamp | None = None, # start of the data (default: first line of `tx`)
+                      extreme_quantile: float = 0.9999,
                      ) -> pd.DataFrame:
     "One row per customer with a purchase before `cutoff`: features, and targets where the data reach the window's end."
     cutoff = pd.Timestamp(cutoff)
-    f = btyd_summary(tx, cutoff, time_unit).join(order_features(tx, cutoff, ipt_min_purchases)).join(return_features(returns, cutoff))
+    f = btyd_summary(tx, cutoff, time_unit).join(order_features(tx, cutoff, ipt_min_purchases, extreme_quantile)).join(return_features(returns, cutoff))
     f[['n_return_lines', 'returned_value']] = f[['n_return_lines', 'returned_value']].fillna(0)
     f['n_return_lines'] = f.n_return_lines.astype('int64')
-    f['return_rate'] = f.returned_value / f.revenue_total
+    f['return_rate'] = f.returned_value / (f.revenue_total + f.returned_value)     # share of what was ordered that was cancelled
     f = f.join(activity_features(tx, cutoff, horizon_days, data_start))
     t = targets(tx, cutoff, horizon_days, tx[INVOICE_DATE].max() if data_end is None else data_end)
     if t is None: f[TARGETS] = np.nan
@@ -146,8 +158,42 @@ def customer_features(tx: pd.DataFrame, # clean transactions
     return f[[CUSTOMER_ID, CUTOFF, *FEATURES, 'horizon_days', *TARGETS]]
 
 def feature_store(tx: pd.DataFrame, returns: pd.DataFrame, cutoffs: list, horizon_days: int = 90, time_unit: str = 'D',
-                  ipt_min_purchases: int = 3) -> pd.DataFrame:
+                  ipt_min_purchases: int = 3, extreme_quantile: float = 0.9999) -> pd.DataFrame:
     "`customer_features` at every cutoff, stacked: the feature store keyed by (customer_id, cutoff)."
     start, end = tx[INVOICE_DATE].min(), tx[INVOICE_DATE].max()
-    return pd.concat([customer_features(tx, returns, c, horizon_days, time_unit, ipt_min_purchases, data_end=end, data_start=start) for c in cutoffs],
-                     ignore_index=True)
+    return pd.concat([customer_features(tx, returns, c, horizon_days, time_unit, ipt_min_purchases, data_end=end, data_start=start,
+                                        extreme_quantile=extreme_quantile) for c in cutoffs], ignore_index=True)
+
+# %% ../nbs/02_features.ipynb
+def coverage(store: pd.DataFrame, # the feature store
+            ) -> pd.DataFrame:
+    "Share of non-missing values of each feature (rows) at each cutoff (columns)."
+    c = store.groupby(CUTOFF)[FEATURES].agg(lambda s: s.notna().mean()).T
+    c.columns = [f'{d:%Y-%m-%d}' for d in c.columns]
+    return c
+
+def coverage_problems(store: pd.DataFrame, # the feature store
+                      ipt_min_purchases: int = 3,
+                      data_start: pd.Timestamp | None = None, # first day of the data (last year's season is unknown before it)
+                      min_share: float = 0.99, # a feature must be filled in at least this share of the rows where it applies
+                     ) -> list[str]:
+    "Features filled in less than `min_share` of the rows where they apply, per cutoff, in words."
+    out = []
+    for cut, d in store.groupby(CUTOFF):
+        ly_known = data_start is not None and pd.Timestamp(cut) - pd.Timedelta(days=365) >= pd.Timestamp(data_start).normalize()
+        for f in FEATURES:
+            rows = (d.frequency + 1 >= ipt_min_purchases) if f in ('ipt_mean_days', 'ipt_std_days', 'recency_over_ipt') else \
+                   pd.Series(ly_known, index=d.index) if f in ('purchase_days_last_year', 'revenue_last_year') else pd.Series(True, index=d.index)
+            if rows.any() and (share := d.loc[rows, f].notna().mean()) < min_share:
+                out.append(f"{f} at {cut:%Y-%m-%d}: filled for {share:.1%} of the {int(rows.sum()):,} customers it applies to (rule: at least {min_share:.0%})")
+    return out
+
+def check_cutoffs(cutoffs: list, # common.cutoffs
+                  first: pd.Timestamp, last: pd.Timestamp, # first and last line of the data
+                 ) -> None:
+    "An error naming the cutoff if one does not fall after the data's first day and no later than the day after its last."
+    lo, hi = pd.Timestamp(first).normalize() + pd.Timedelta(days=1), pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
+    for i, c in enumerate(cutoffs):
+        if not lo <= pd.Timestamp(c) <= hi:
+            raise ValueError(f"params.yaml: common.cutoffs[{i}] = {c} lies outside the data: a cutoff must fall between "
+                             f"{lo:%Y-%m-%d} (the day after the first line) and {hi:%Y-%m-%d} (the day after the last line)")

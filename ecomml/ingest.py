@@ -11,14 +11,17 @@ from .core import *
 from .raw import SOURCES, RawDataError
 
 # %% auto 0
-__all__ = ['fingerprint', 'check_fingerprint', 'combine_releases', 'to_transactions', 'cleaning_rules', 'clean', 'overview',
-           'monthly']
+__all__ = ['TREATMENTS', 'fingerprint', 'check_fingerprint', 'combine_releases', 'to_transactions', 'cleaning_rules',
+           'match_cancellations', 'net_sales', 'clean', 'overview', 'monthly']
 
 # %% ../nbs/01_ingest.ipynb
 def fingerprint(raw: pd.DataFrame) -> dict:
-    "Rows, sum of Quantity and sum of Quantity × UnitPrice (to the penny) of a typed raw table."
-    return dict(rows=len(raw), quantity_sum=int(raw.Quantity.sum()),
-                revenue_sum=round(float((raw.Quantity * raw.UnitPrice).sum()), 2))
+    "Rows, sum of Quantity, sum of Quantity × UnitPrice (to the penny), first and last InvoiceDate and the date checksum of a typed raw table."
+    d = raw.InvoiceDate.astype('datetime64[ns]')
+    return dict(rows=len(raw), quantity_sum=int(raw.Quantity.sum()), revenue_sum=round(float((raw.Quantity * raw.UnitPrice).sum()), 2),
+                date_first=str(d.min()), date_last=str(d.max()), date_checksum=int((d.astype('int64') // 60_000_000_000).sum()))
+
+def _same(a, b) -> bool: return abs(a - b) <= 0.005 if isinstance(b, (int, float)) else a == b
 
 def check_fingerprint(raw: pd.DataFrame, # typed raw table
                       source: str, # key of `SOURCES`
@@ -27,12 +30,13 @@ def check_fingerprint(raw: pd.DataFrame, # typed raw table
                      ) -> dict:
     "The fingerprint of `raw` and whether it is the published one; an error at the first figure that differs."
     got, want = fingerprint(raw), SOURCES[source]['fingerprint']
-    for k in ['rows', 'quantity_sum', 'revenue_sum']:
-        if abs(got[k] - want[k]) > 0.005 and not accept_other_release:
+    show = lambda v: f'{v:,}' if isinstance(v, (int, float)) else v
+    for k in want:
+        if not _same(got[k], want[k]) and not accept_other_release:
             raise RawDataError(f"{path}: not the published {SOURCES[source]['title']}: rule 'fingerprint' fails at {k} = "
-                               f"{got[k]:,} where the published data have {want[k]:,} (a truncated or edited file? "
-                               f"set ingest.accept_other_release: true to use another release)")
-    return dict(got, matches_published=all(abs(got[k] - want[k]) <= 0.005 for k in want))
+                               f"{show(got[k])} where the published data have {show(want[k])} (a truncated or edited file, or dates "
+                               f"read in another order? set ingest.accept_other_release: true to use another release)")
+    return dict(got, matches_published=all(_same(got[k], want[k]) for k in want))
 
 # %% ../nbs/01_ingest.ipynb
 def combine_releases(later: pd.DataFrame, # typed Online Retail
@@ -45,56 +49,139 @@ def combine_releases(later: pd.DataFrame, # typed Online Retail
 
 # %% ../nbs/01_ingest.ipynb
 def to_transactions(raw: pd.DataFrame) -> pd.DataFrame:
-    "The typed raw table with ecomml's column names and a `revenue` column (quantity × unit price)."
+    "The typed raw table with ecomml's column names, `revenue` (quantity × unit price) and `line_id` (the raw table's row label)."
     tx = pd.DataFrame({INVOICE_NO: raw.InvoiceNo.astype('string'), STOCK_CODE: raw.StockCode.astype('string'),
                        DESCRIPTION: raw.Description.astype('string').str.strip(), QUANTITY: raw.Quantity.astype('int64'),
                        INVOICE_DATE: raw.InvoiceDate.astype('datetime64[ns]'), UNIT_PRICE: raw.UnitPrice.astype(float),
                        CUSTOMER_ID: raw.CustomerID.astype('Int64'), COUNTRY: raw.Country.astype('string')})
     tx[REVENUE] = tx[QUANTITY] * tx[UNIT_PRICE]
+    tx[LINE_ID] = raw.index.to_numpy().astype('int64')
     return tx
 
 # %% ../nbs/01_ingest.ipynb
 def cleaning_rules(non_product_codes: list[str], # stock codes that are not products
                    non_product_pattern: str | None = None, # regular expression of more such codes
                   ) -> dict:
-    "The named rules: each maps the transactions to a mask of the lines it removes."
+    "The named rules, in order: each maps the lines still in play to a mask of the lines it takes out of the sales."
     def non_product(tx):
         m = tx[STOCK_CODE].isin(non_product_codes)
         return m | tx[STOCK_CODE].str.contains(non_product_pattern, regex=True).fillna(False) if non_product_pattern else m
     return {'missing_customer': lambda tx: tx[CUSTOMER_ID].isna(),
+            'duplicate': lambda tx: tx.duplicated(subset=TX_COLUMNS, keep='first'),
             'cancellation': lambda tx: tx[INVOICE_NO].str.startswith('C'),
             'non_product': non_product,
             'non_positive_quantity': lambda tx: tx[QUANTITY] <= 0,
-            'non_positive_price': lambda tx: tx[UNIT_PRICE] <= 0,
-            'duplicate': lambda tx: tx.duplicated(keep='first')}
+            'non_positive_price': lambda tx: tx[UNIT_PRICE] <= 0}
 
 # %% ../nbs/01_ingest.ipynb
+def match_cancellations(sales: pd.DataFrame, # sale lines (with `line_id`)
+                        cancels: pd.DataFrame, # product cancellation lines (negative quantity, with `line_id`)
+                       ) -> pd.DataFrame:
+    "Pairs (cancel_line, sale_line, quantity): each cancellation, in time order, undoes the latest sales of the same customer and product at or before its time, same unit price first, up to what is left of them."
+    key, cols = [CUSTOMER_ID, STOCK_CODE], [INVOICE_DATE, LINE_ID, QUANTITY, UNIT_PRICE]
+    c = cancels[cancels[QUANTITY] < 0].sort_values([INVOICE_DATE, LINE_ID])
+    s = sales.sort_values([INVOICE_DATE, LINE_ID])
+    s = s[pd.MultiIndex.from_frame(s[key]).isin(pd.MultiIndex.from_frame(c[key]))]
+    groups, out = {k: g[cols].to_numpy(object) for k, g in s.groupby(key, sort=False)}, []
+    for k, cg in c.groupby(key, sort=False):
+        g = groups.get(k)
+        if g is None: continue
+        when, ids, left, price = g[:, 0], g[:, 1], g[:, 2].astype(np.int64), g[:, 3].astype(float)
+        for cd, cid, cq, cp in cg[cols].itertuples(index=False):
+            need, last = -int(cq), int(np.searchsorted(when.astype('datetime64[ns]'), np.datetime64(cd), side='right')) - 1
+            for same_price in (True, False):
+                for i in range(last, -1, -1):
+                    if need == 0: break
+                    if left[i] == 0 or (price[i] == cp) != same_price: continue
+                    take = min(need, left[i]); left[i] -= take; need -= take
+                    out.append((int(cid), int(ids[i]), int(take)))
+    return pd.DataFrame(out, columns=['cancel_line', 'sale_line', QUANTITY], dtype='int64')
+
+# %% ../nbs/01_ingest.ipynb
+def net_sales(tx: pd.DataFrame, # transactions: sale lines and netting lines (`kind`), as `clean` writes them
+              at: pd.Timestamp | None = None, # only lines strictly before this instant are seen (None: all)
+             ) -> pd.DataFrame:
+    "The sale lines known before `at`, each net of the cancellations known before `at`; fully cancelled lines left out."
+    t = tx if at is None else tx[tx[INVOICE_DATE] < pd.Timestamp(at)]
+    if 'kind' not in t: return t
+    sale, undo = t[t.kind == 'sale'], t[t.kind == 'cancellation']
+    if len(undo) == 0: return sale
+    q = sale[QUANTITY] + sale[LINE_ID].map(undo.groupby('cancels')[QUANTITY].sum()).fillna(0).astype('int64')
+    return sale.assign(**{QUANTITY: q, REVENUE: q * sale[UNIT_PRICE]})[q > 0]
+
+# %% ../nbs/01_ingest.ipynb
+TREATMENTS = {'netted': 'netted in full against earlier sales', 'partly_netted': 'netted in part; no earlier sale for the rest',
+              'unmatched': 'no earlier sale of the product to the customer in the data',
+              'reversal': 'manual or non-product reversal (manual, postage, discount, fee ...)'}
+
+def _milli(tx) -> np.ndarray:
+    "Line revenue in thousandths of a pound, exact (unit prices have at most three decimals)."
+    return np.round(tx[QUANTITY].to_numpy() * tx[UNIT_PRICE].to_numpy() * 1000).astype(np.int64)
+
+_WORDS = {'missing_customer': 'lines without a customer', 'duplicate': 'exact duplicate lines',
+          'cancellation': 'cancellation lines (C invoices; where they went is below)', 'non_product': 'non-product sale lines (postage, fees, vouchers ...)',
+          'non_positive_quantity': 'sale lines with quantity ≤ 0', 'non_positive_price': 'sale lines with unit price ≤ 0'}
+
 def clean(tx: pd.DataFrame, # transactions from `to_transactions`
           non_product_codes: list[str] = (), non_product_pattern: str | None = None,
-          extreme_quantile: float = 0.9999, # flag lines above this quantile of quantity or revenue
-         ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    "Clean sales lines, the returns table, and the rule table (rows in, removed, out)."
-    rules, rows, returns = cleaning_rules(list(non_product_codes), non_product_pattern), [], None
-    for name, rule in rules.items():
-        drop = rule(tx).to_numpy(bool)
-        if name == 'cancellation': returns = tx[drop]
-        rows.append(dict(rule=name, rows_in=len(tx), removed=int(drop.sum()), rows_out=int(len(tx) - drop.sum())))
-        tx = tx[~drop]
-    returns = returns[~rules['non_product'](returns).to_numpy(bool)]
-    tx = tx.reset_index(drop=True)
-    hi_q, hi_r = tx[QUANTITY].quantile(extreme_quantile), tx[REVENUE].quantile(extreme_quantile)
-    tx['is_extreme'] = (tx[QUANTITY] > hi_q) | (tx[REVENUE] > hi_r)
+          name: str = 'the raw log', # named in errors
+         ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    "Sale lines with the netting lines of matched cancellations, the returns table, the rule table and the reconciliation (amounts in thousandths of a pound)."
+    rules, rows, taken = cleaning_rules(list(non_product_codes), non_product_pattern), [], {}
+    steps = [('raw file: every line', len(tx), int(_milli(tx).sum()))]
+    for rule, mask in rules.items():
+        drop = mask(tx).to_numpy(bool)
+        rows.append(dict(rule=rule, rows_in=len(tx), removed=int(drop.sum()), rows_out=int(len(tx) - drop.sum())))
+        taken[rule], tx = tx[drop], tx[~drop]
+        steps.append((f'− {_WORDS[rule]}', int(drop.sum()), -int(_milli(taken[rule]).sum())))
+        if len(tx) == 0:
+            raise RawDataError(f"{name}: no sale lines left after rule '{rule}' ({rows[-1]['rows_in']:,} lines in, all removed): nothing to analyse")
+    cancels = taken['cancellation']
+    reversal = rules['non_product'](cancels).to_numpy(bool)
+    pairs = match_cancellations(tx, cancels[~reversal])
+    sales = tx.assign(kind='sale', cancels=pd.array([pd.NA] * len(tx), dtype='Int64'))
+    s, c = sales.set_index(LINE_ID).loc[pairs.sale_line], cancels.set_index(LINE_ID).loc[pairs.cancel_line]
+    undo = s.reset_index().assign(**{INVOICE_NO: c[INVOICE_NO].to_numpy(), INVOICE_DATE: c[INVOICE_DATE].to_numpy(),
+                                     QUANTITY: -pairs[QUANTITY].to_numpy(), LINE_ID: pairs.cancel_line.to_numpy(),
+                                     'kind': 'cancellation', 'cancels': pairs.sale_line.to_numpy()})
+    undo[REVENUE] = undo[QUANTITY] * undo[UNIT_PRICE]
+    netted = cancels[LINE_ID].map(pairs.groupby('cancel_line')[QUANTITY].sum()).fillna(0).astype('int64').to_numpy()
+    treatment = np.select([reversal, netted == 0, netted < -cancels[QUANTITY].to_numpy()], ['reversal', 'unmatched', 'partly_netted'], 'netted')
+    returns = cancels.assign(netted_quantity=netted, treatment=treatment).reset_index(drop=True)
+    # the reconciliation: booked value of the netted quantities (at the cancellation's price) and the price difference to the sales they undo
+    at_cancel = np.round(-pairs[QUANTITY].to_numpy() * c[UNIT_PRICE].to_numpy() * 1000).astype(np.int64)
+    at_sale = np.round(-pairs[QUANTITY].to_numpy() * s[UNIT_PRICE].to_numpy() * 1000).astype(np.int64)
+    full = np.isin(pairs.cancel_line, returns[LINE_ID][returns.treatment == 'netted'])
+    gross = int(_milli(sales).sum())
+    steps += [('= gross sales', len(sales), gross),
+              ('− cancellations netted in full', int(full.sum()), int(at_cancel[full].sum())),
+              ('− cancellations netted in part (the netted part)', int((~full).sum()), int(at_cancel[~full].sum())),
+              ('± price difference between cancellation and sale', len(pairs), int((at_sale - at_cancel).sum())),
+              ('= net sales', None, gross + int(at_sale.sum()))]
+    # where the cancellation lines went: netted (at their own price), unmatched quantities, reversals
+    cm, kind = _milli(returns), returns.treatment.to_numpy()
+    where = [('netted in full against earlier sales', int(full.sum()), int(at_cancel[full].sum())),
+             ('netted in part: the netted part', int((~full).sum()), int(at_cancel[~full].sum())),
+             ('unmatched: no earlier sale, or more than was sold', int(np.isin(kind, ['unmatched', 'partly_netted']).sum()),
+              int(cm[np.isin(kind, ['unmatched', 'partly_netted'])].sum() - at_cancel[~full].sum())),
+             ('manual and non-product reversals', int((kind == 'reversal').sum()), int(cm[kind == 'reversal'].sum())),
+             ('= cancellation lines (C invoices)', len(returns), int(cm.sum()))]
+    tx = pd.concat([sales, undo[sales.columns]], ignore_index=True).sort_values([INVOICE_DATE, LINE_ID], kind='stable').reset_index(drop=True)
     for t in (tx, returns): t[CUSTOMER_ID] = t[CUSTOMER_ID].astype('int64')
-    return tx, returns.reset_index(drop=True), pd.DataFrame(rows)
+    rec = pd.concat([pd.DataFrame(steps, columns=['step', 'lines', 'milli']).assign(table='sales'),
+                     pd.DataFrame(where, columns=['step', 'lines', 'milli']).assign(table='cancellations')], ignore_index=True)
+    return tx, returns, pd.DataFrame(rows), rec
 
 # %% ../nbs/01_ingest.ipynb
 def overview(tx: pd.DataFrame) -> dict:
-    "Headline figures of a transactions table."
+    "Headline figures of the net sales of a transactions table."
+    tx = net_sales(tx)
     return dict(lines=len(tx), customers=int(tx[CUSTOMER_ID].nunique()), invoices=int(tx[INVOICE_NO].nunique()),
                 products=int(tx[STOCK_CODE].nunique()), countries=int(tx[COUNTRY].nunique()),
                 revenue=round(float(tx[REVENUE].sum()), 2), date_min=str(tx[INVOICE_DATE].min()), date_max=str(tx[INVOICE_DATE].max()))
 
 def monthly(tx: pd.DataFrame) -> pd.DataFrame:
-    "Revenue, invoices and active customers per calendar month."
+    "Net revenue, invoices and active customers per calendar month (of the sale)."
+    tx = net_sales(tx)
     g = tx.groupby(tx[INVOICE_DATE].dt.to_period('M'))
     return pd.DataFrame({'revenue': g[REVENUE].sum(), 'invoices': g[INVOICE_NO].nunique(), 'customers': g[CUSTOMER_ID].nunique()}).rename_axis('month').reset_index()

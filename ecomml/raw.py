@@ -23,12 +23,14 @@ SOURCES = {
     'online_retail': dict(
         title='Online Retail (UCI 352)', url='https://archive.ics.uci.edu/static/public/352/online+retail.zip',
         files=['Online Retail.xlsx', 'Online Retail.parquet'], sheet='Online Retail', columns=UCI_RETAIL,
-        fingerprint=dict(rows=541_909, quantity_sum=5_176_450, revenue_sum=9_747_747.93)),
+        fingerprint=dict(rows=541_909, quantity_sum=5_176_450, revenue_sum=9_747_747.93, date_first='2010-12-01 08:26:00',
+                         date_last='2011-12-09 12:50:00', date_checksum=11_829_751_514_792)),
     'online_retail_ii_2009': dict(
         title='Online Retail II, sheet "Year 2009-2010" (UCI 502)', url='https://archive.ics.uci.edu/static/public/502/online+retail+ii.zip',
         files=['online_retail_II.xlsx', 'online_retail_II_Year_2009-2010.parquet'], sheet='Year 2009-2010',
         columns=['Invoice', 'StockCode', 'Description', 'Quantity', 'InvoiceDate', 'Price', 'Customer ID', 'Country'],
-        fingerprint=dict(rows=525_461, quantity_sum=5_432_041, revenue_sum=9_539_484.63)),
+        fingerprint=dict(rows=525_461, quantity_sum=5_432_041, revenue_sum=9_539_484.63, date_first='2009-12-01 07:45:00',
+                         date_last='2010-12-09 20:01:00', date_checksum=11_189_911_434_914)),
 }
 
 class RawDataError(ValueError): "A raw file is missing, unreadable or breaks a schema rule; the message names file, column and rule."
@@ -146,34 +148,57 @@ def _code(s: pd.Series) -> pd.Series:
     return out.where(s.notna(), None).astype(object).map(lambda x: None if x is None else str(x).strip())
 
 # %% ../nbs/00b_raw.ipynb
+def _dates(s: pd.Series, path, col: str, date_format: str | None = None) -> pd.Series:
+    "Date cells as timestamps; text only in ISO 8601 (YYYY-MM-DD HH:MM) unless `date_format` states its format."
+    text = s.map(lambda x: isinstance(x, str)).to_numpy(bool)
+    when = pd.Series(pd.NaT, index=s.index, dtype='datetime64[ns]')
+    if (~text).any(): when[~text] = pd.to_datetime(s[~text], errors='coerce')
+    if text.any(): when[text] = pd.to_datetime(s[text].str.strip(), format=date_format or 'ISO8601', errors='coerce')
+    rule = (f"must be a date-time in ingest.date_format {date_format!r}" if date_format else
+            "must be a date-time (text dates in ISO 8601, YYYY-MM-DD HH:MM; for another order such as day-first, state it in ingest.date_format)")
+    if when.isna().any(): _fail(path, col, rule, when.isna(), s)
+    return when
+
+def _check_span(when: pd.Series, values: pd.Series, path, col: str, max_gap_days: int):
+    "An error if some invoice days lie more than `max_gap_days` from all the others (a mistyped year): names the rows on the smaller side."
+    days = np.unique(when.dt.normalize().to_numpy())
+    gaps = np.flatnonzero(np.diff(days) > np.timedelta64(max_gap_days, 'D'))
+    if len(gaps):
+        cut = days[gaps[0] + 1]
+        early = (when < cut).to_numpy()
+        bad = early if early.sum() <= (~early).sum() else ~early
+        _fail(path, col, f'at most {max_gap_days} days between consecutive invoice days (a date far from all the others: a mistyped year?)', bad, values)
+
 def parse_types(df: pd.DataFrame, # raw cells as read
                 path: Path | str, # the file they came from (named in errors)
                 columns: list[str], # expected columns, UCI names, in the Online Retail order of roles
                 min_date: str = '2000-01-01', # InvoiceDate must fall on or after this day ...
                 max_date: str | None = None, # ... and before this day (default: tomorrow)
+                date_format: str | None = None, # strptime format of text dates (default: ISO 8601 only)
+                max_gap_days: int = 31, # longest plausible gap between consecutive invoice days
                ) -> pd.DataFrame:
     "Check the schema and convert each column to its type, with the Online Retail column names."
     inv, code, desc, qty, date, price, cust, country = columns
     missing = [c for c in columns if c not in df.columns]
     if missing: raise RawDataError(f"{path}: missing column(s) {missing}; expected {columns}, found {list(df.columns)}")
     if len(df) == 0: raise RawDataError(f"{path}: no data rows (only a header)")
-    df = df[columns]
+    df = df[columns].reset_index(drop=True)
     for c in [inv, code, date]:
         if df[c].isna().any(): _fail(path, c, 'must not be empty', df[c].isna(), df[c])
     q = _numeric(df[qty], path, qty, 'must be a number')
     if (q != np.round(q)).any(): _fail(path, qty, 'must be a whole number', q != np.round(q), df[qty])
-    when = pd.to_datetime(df[date], errors='coerce', format='mixed') if df[date].dtype == object else pd.to_datetime(df[date])
-    if when.isna().any(): _fail(path, date, 'must be a date-time', when.isna(), df[date])
+    when = _dates(df[date], path, date, date_format) if df[date].dtype == object else pd.to_datetime(df[date])
     lo, hi = pd.Timestamp(min_date), pd.Timestamp(max_date) if max_date else pd.Timestamp.today().normalize() + pd.Timedelta(days=1)
     out_of_range = (when < lo) | (when >= hi)
     if out_of_range.any(): _fail(path, date, f'must fall in [{lo.date()}, {hi.date()})', out_of_range, df[date])
+    _check_span(when, df[date], path, date, max_gap_days)
     return pd.DataFrame({
         'InvoiceNo': _code(df[inv]), 'StockCode': _code(df[code]),
         'Description': df[desc].astype(object).where(df[desc].notna(), None),
         'Quantity': q.astype(np.int64), 'InvoiceDate': when.astype('datetime64[ns]'),
         'UnitPrice': _numeric(df[price], path, price, 'must be a number'),
         'CustomerID': _numeric(df[cust], path, cust, 'must be a number or empty', allow_missing=True),
-        'Country': df[country].astype(object).where(df[country].notna(), None)}).reset_index(drop=True)
+        'Country': df[country].astype(object).where(df[country].notna(), None)})
 
 # %% ../nbs/00b_raw.ipynb
 def file_sha256(path: Path) -> str:
@@ -185,14 +210,24 @@ def file_sha256(path: Path) -> str:
 def load_raw(path: Path, # raw file (.xlsx or .parquet)
              source: str, # key of `SOURCES`
              cache_dir: Path | None = None, # where typed tables are cached (None: no cache)
+             **parse, # options of `parse_types` (date_format, max_gap_days)
             ) -> tuple[pd.DataFrame, dict]:
-    "The typed raw table of `path` (Online Retail column names) and facts about the read."
+    "The typed raw table of `path` (Online Retail column names) and facts about the read; a cache entry whose own hash differs is rebuilt."
+    import json
     path, src = Path(path), SOURCES[source]
     sha = file_sha256(path)
-    cached = Path(cache_dir)/f'{source}-{sha[:16]}.parquet' if cache_dir else None
-    info = dict(file=str(path), sha256=sha, bytes=path.stat().st_size, from_cache=bool(cached and cached.exists()))
-    if info['from_cache']: return pd.read_parquet(cached), info
-    df = parse_types(read_raw_file(path, src['sheet']), path, src['columns'])
+    key = hashlib.sha256(json.dumps([sha, parse], sort_keys=True).encode()).hexdigest()[:16]
+    cached = Path(cache_dir)/f'{source}-{key}.parquet' if cache_dir else None
+    info = dict(file=str(path), sha256=sha, bytes=path.stat().st_size, from_cache=False, cache=None)
+    if cached and cached.exists():
+        meta = cached.with_suffix('.json')
+        want = json.loads(meta.read_text()) if meta.exists() else {}
+        if want.get('raw_sha256') == sha and want.get('content_sha256') == file_sha256(cached):
+            info.update(from_cache=True, cache=str(cached))
+            return pd.read_parquet(cached), info
+        info['cache'] = f'{cached}: rebuilt, its content or record did not match (edited or half-written?)'
+    df = parse_types(read_raw_file(path, src['sheet']), path, src['columns'], **parse)
     if cached:
-        with atomic_path(cached) as tmp: df.to_parquet(tmp, index=False)
+        with atomic_path(cached) as tmp: df.to_parquet(tmp, index=False); content = file_sha256(tmp)
+        with atomic_path(cached.with_suffix('.json')) as tmp: tmp.write_text(json.dumps(dict(raw_sha256=sha, content_sha256=content, options=parse)))
     return df, info

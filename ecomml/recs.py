@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from .core import *
+from .ingest import net_sales
 from .ranking import ranking_metrics
 
 # %% auto 0
@@ -20,7 +21,7 @@ __all__ = ['RECOMMENDERS', 'Interactions', 'recent_popularity', 'split_truth', '
 class Interactions:
     "Customer × product purchase counts from the clean transactions before `cutoff` (all of them if None)."
     def __init__(self, tx: pd.DataFrame, cutoff: pd.Timestamp | None = None):
-        t = tx if cutoff is None else tx[tx[INVOICE_DATE] < pd.Timestamp(cutoff)]
+        t = net_sales(tx, cutoff)
         if t.empty: raise ValueError(f"no transactions before {cutoff}: nothing to learn from")
         c = t.groupby([CUSTOMER_ID, STOCK_CODE])[INVOICE_NO].nunique()
         self.customers = c.index.get_level_values(0).unique().sort_values()
@@ -37,7 +38,7 @@ class Interactions:
 def recent_popularity(tx: pd.DataFrame, items: pd.Index, cutoff: pd.Timestamp | None, days: int = 30) -> np.ndarray:
     "Distinct buyers of each item in the `days` before `cutoff` (the data's end if None), plus a tiny all-time share to break ties."
     end = tx[INVOICE_DATE].max() + pd.Timedelta(seconds=1) if cutoff is None else pd.Timestamp(cutoff)
-    t = tx[tx[INVOICE_DATE] < end]
+    t = net_sales(tx, end)
     recent = t[t[INVOICE_DATE] >= end - pd.Timedelta(days=days)].groupby(STOCK_CODE)[CUSTOMER_ID].nunique().reindex(items, fill_value=0)
     ever = t.groupby(STOCK_CODE)[CUSTOMER_ID].nunique().reindex(items, fill_value=0)
     return recent.to_numpy(float) + ever.to_numpy(float) / (ever.max() + 1)
@@ -46,7 +47,8 @@ def recent_popularity(tx: pd.DataFrame, items: pd.Index, cutoff: pd.Timestamp | 
 def split_truth(tx: pd.DataFrame, I: Interactions, cutoff: pd.Timestamp, days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     "(truth over all items, truth over items new to the customer): columns customer (row of `I`), item (product code)."
     c = pd.Timestamp(cutoff)
-    w = tx[(tx[INVOICE_DATE] >= c) & (tx[INVOICE_DATE] < c + pd.Timedelta(days=days)) & tx[CUSTOMER_ID].isin(I.customers)]
+    w = net_sales(tx, c + pd.Timedelta(days=days))     # the window's sales, net of cancellations made before it ends
+    w = w[(w[INVOICE_DATE] >= c) & w[CUSTOMER_ID].isin(I.customers)]
     if w.empty: raise ValueError(f"no purchase in the {days} days after {c:%Y-%m-%d} by a customer seen before it")
     t = w[[CUSTOMER_ID, STOCK_CODE]].drop_duplicates()
     t = pd.DataFrame({'customer': I.customers.get_indexer(t[CUSTOMER_ID]), 'item': t[STOCK_CODE].to_numpy()})
@@ -138,7 +140,7 @@ def evaluate_recommenders(tx: pd.DataFrame, cutoff: pd.Timestamp, days: int = 90
 # %% ../nbs/06_recs.ipynb
 def bought_together(tx: pd.DataFrame, min_baskets: int = 20, top: int = 5) -> pd.DataFrame:
     "For each product, its top partners by lift among pairs on at least `min_baskets` invoices."
-    b = tx[[INVOICE_NO, STOCK_CODE]].drop_duplicates()
+    b = net_sales(tx)[[INVOICE_NO, STOCK_CODE]].drop_duplicates()
     inv, items = pd.factorize(b[INVOICE_NO])[0], pd.Index(sorted(b[STOCK_CODE].unique()))
     B = sp.csr_matrix((np.ones(len(b), np.float32), (inv, items.get_indexer(b[STOCK_CODE]))), shape=(inv.max() + 1, len(items)))
     n_item = np.asarray(B.sum(0)).ravel()

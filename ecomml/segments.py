@@ -11,6 +11,7 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
 
 from .core import *
+from .ingest import net_sales
 
 # %% auto 0
 __all__ = ['SEGMENT_RULES', 'SEGMENTS', 'ACTIONS', 'CLUSTER_FEATURES', 'quintile_score', 'rfm_scores', 'segment_of', 'rule_table',
@@ -132,7 +133,8 @@ def segment_profile(base: pd.DataFrame, # per customer (index): recency_days, n_
                         'avg_order_value': g.revenue_total.sum() / g.n_orders.sum(), 'median_days_since_last': g.recency_days.median(),
                         'avg_orders': g.n_orders.mean(), 'avg_clv': g.clv.mean(), 'avg_churn_risk': g.churn_probability.mean(),
                         'value_at_risk': g.value_at_risk.sum(min_count=1)})
-    t = tx[tx[CUSTOMER_ID].isin(base.index)]
+    t = net_sales(tx)
+    t = t[t[CUSTOMER_ID].isin(base.index)]
     t = t.assign(_g=t[CUSTOMER_ID].map(group).to_numpy(), _d=t[DESCRIPTION].str.strip().str.lower())    # one product, however its name is padded
     rev = t.groupby(['_g', '_d'], observed=True)[REVENUE].sum().reset_index()
     rev = rev.sort_values(['_g', REVENUE, '_d'], ascending=[True, False, True]).groupby('_g', observed=True).head(top_n)

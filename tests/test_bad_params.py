@@ -1,0 +1,61 @@
+"""Bad parameters stop a stage before it starts: the message names params.yaml, the key and the rule, and nothing is written.
+
+Each case edits a copy of the project's params.yaml and runs the real stage runner (`run_stage`, what
+`ecomml-stage` and `dvc repro` call).
+"""
+import pytest
+import yaml
+
+from conftest import outputs, set_params
+from ecomml.core import run_stage
+from ecomml.params import ParamsError
+
+CASES = [  # (stage, section, {key: value}, what the message must say)
+    ('features', 'common', {'horizon_days': 0}, 'common.horizon_days: Input should be greater than or equal to 1 (got 0)'),
+    ('ingest', 'common', {'seed': -1}, 'common.seed: Input should be greater than or equal to 0 (got -1)'),
+    ('features', 'common', {'cutoffs': ['2011-03-10', '2011-03-10']}, 'common.cutoffs: cutoffs must be sorted and unique: item 1 (2011-03-10) is not after item 0 (2011-03-10)'),
+    ('features', 'common', {'cutoffs': ['2011-09-10', '2011-03-10']}, 'common.cutoffs: cutoffs must be sorted and unique: item 1 (2011-03-10) is not after item 0 (2011-09-10)'),
+    ('features', 'common', {'cutoffs': ['10/03/2011']}, "common.cutoffs: must be a date written YYYY-MM-DD, not '10/03/2011'"),
+    ('features', 'common', {'cutoffs': ['2011-02-30']}, "common.cutoffs: '2011-02-30' is not a calendar date"),
+    ('features', 'common', {'cutoffs': []}, 'common.cutoffs: List should have at least 1 item'),
+    ('features', 'common', {'time_unit': 'Q'}, "common.time_unit: Input should be 'D', 'W' or 'M' (got 'Q')"),
+    ('clv', 'clv', {'penalizr': 0.1}, 'clv.penalizr: unknown key (misspelt?) (known keys of clv: models, penalizer,'),
+    ('clv', 'clv', {'models': ['bgnbd', 'nbd']}, "clv.models[1]: Input should be 'bgnbd', 'pareto_nbd' or 'mbgnbd' (got 'nbd')"),
+    ('clv', 'clv', {'interval_level': 1.5}, 'clv.interval_level: Input should be less than 1 (got 1.5)'),
+    ('clv', 'clv', {'interval_draws': 'fifty'}, "clv.interval_draws: Input should be a valid integer (got 'fifty')"),
+    ('ingest', 'ingest', {'source': 'csv'}, "ingest.source: Input should be 'uci' or 'synthetic' (got 'csv')"),
+    ('ingest', 'ingest', {'download': 'yes'}, "ingest.download: Input should be a valid boolean (got 'yes')"),
+    ('ingest', 'ingest', {'non_product_pattern': '(['}, 'ingest.non_product_pattern: not a regular expression'),
+    ('ingest', 'ingest', {'date_format': 'day first'}, "ingest.date_format: 'day first' is not a strptime format"),
+    ('ingest', 'synthetic', {'n_customers': 1}, 'synthetic.n_customers: Input should be greater than or equal to 2 (got 1)'),
+    ('churn', 'churn', {'risk_bands': [0.75, 0.5]}, 'churn.risk_bands: risk_bands must be increasing (low < medium < high), got [0.75, 0.5]'),
+    ('segments', 'segments', {'k_min': 9}, 'segments: k_min (9) must lie in k_range [2, 8]'),
+    ('recs', 'recs', {'knn_weighting': 'jaccard'}, "recs.knn_weighting: Input should be 'bm25' or 'cosine' (got 'jaccard')"),
+]
+
+
+@pytest.mark.parametrize('stage,section,change,message', CASES, ids=[f'{c[1]}-{"-".join(c[2])}' for c in CASES])
+def test_bad_parameter(project, stage, section, change, message):
+    set_params(project, **{section: change})
+    with pytest.raises(ParamsError) as e: run_stage(stage, root=project)
+    assert f'{project}/params.yaml: ' in str(e.value) and message in str(e.value), str(e.value)
+    assert outputs(project) == [], 'nothing is written, not even a failed notebook: the kernel never started'
+
+
+def test_unknown_section(project):
+    p = yaml.safe_load((project/'params.yaml').read_text()); p['clvv'] = {'penalizer': 0.1}
+    (project/'params.yaml').write_text(yaml.safe_dump(p))
+    with pytest.raises(ParamsError, match='clvv: unknown section'): run_stage('clv', root=project)
+    assert outputs(project) == []
+
+
+def test_params_not_yaml(project):
+    (project/'params.yaml').write_text('common:\n  seed: [42\n')
+    with pytest.raises(ParamsError, match=r'params.yaml: not valid YAML'): run_stage('ingest', root=project)
+    assert outputs(project) == []
+
+
+def test_several_problems_listed_together(project):
+    set_params(project, common={'horizon_days': -5, 'seed': 'x'})
+    with pytest.raises(ParamsError) as e: run_stage('features', root=project)
+    assert 'common.horizon_days' in str(e.value) and 'common.seed' in str(e.value)
