@@ -153,16 +153,17 @@ def clean(tx: pd.DataFrame, # transactions from `to_transactions`
     at_sale = np.round(-pairs[QUANTITY].to_numpy() * s[UNIT_PRICE].to_numpy() * 1000).astype(np.int64)
     full = np.isin(pairs.cancel_line, returns[LINE_ID][returns.treatment == 'netted'])
     gross = int(_milli(sales).sum())
+    kind = returns.treatment.to_numpy()
     steps += [('= gross sales', len(sales), gross),
-              ('− cancellations netted in full', int(full.sum()), int(at_cancel[full].sum())),
-              ('− cancellations netted in part (the netted part)', int((~full).sum()), int(at_cancel[~full].sum())),
-              ('± price difference between cancellation and sale', len(pairs), int((at_sale - at_cancel).sum())),
+              ('− cancellations netted in full', int((kind == 'netted').sum()), int(at_cancel[full].sum())),
+              ('− cancellations netted in part (the netted part)', int((kind == 'partly_netted').sum()), int(at_cancel[~full].sum())),
+              ('± price difference between cancellation and sale', None, int((at_sale - at_cancel).sum())),
               ('= net sales', None, gross + int(at_sale.sum()))]
     # where the cancellation lines went: netted (at their own price), unmatched quantities, reversals
-    cm, kind = _milli(returns), returns.treatment.to_numpy()
-    where = [('netted in full against earlier sales', int(full.sum()), int(at_cancel[full].sum())),
-             ('netted in part: the netted part', int((~full).sum()), int(at_cancel[~full].sum())),
-             ('unmatched: no earlier sale, or more than was sold', int(np.isin(kind, ['unmatched', 'partly_netted']).sum()),
+    cm = _milli(returns)
+    where = [('netted in full against earlier sales', int((kind == 'netted').sum()), int(at_cancel[full].sum())),
+             ('netted in part: the netted part', int((kind == 'partly_netted').sum()), int(at_cancel[~full].sum())),
+             ('unmatched: no earlier sale (lines), or more than was sold (the rest of the partly netted lines)', int((kind == 'unmatched').sum()),
               int(cm[np.isin(kind, ['unmatched', 'partly_netted'])].sum() - at_cancel[~full].sum())),
              ('manual and non-product reversals', int((kind == 'reversal').sum()), int(cm[kind == 'reversal'].sum())),
              ('= cancellation lines (C invoices)', len(returns), int(cm.sum()))]
