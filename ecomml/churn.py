@@ -20,6 +20,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from .core import *
 from .btyd import fit_btyd
 from .clv import ml_columns, training_rows
+from .features import FEATURE_WORDS, feature_phrase
 
 # %% auto 0
 __all__ = ['CLASSIFIERS', 'CHURN_NAMES', 'churn_label', 'top_decile', 'churn_metrics', 'signed_log', 'make_classifier',
@@ -141,10 +142,10 @@ def log_odds(model, X: pd.DataFrame) -> np.ndarray:
     return np.asarray(model.decision_function(X), float)
 
 def top_reasons(expl: shap.Explanation, k: int = 3) -> list[str]:
-    "For each customer, the `k` features that push the churn score up the most, as 'feature = value'; pushes equal to 1e-9 tie, and ties go to the first column."
+    "For each customer, the `k` features that push the churn score up the most, in words ('largest order £21,540'); pushes equal to 1e-9 tie, and ties go to the first column."
     order = np.argsort(-np.round(expl.values, 9), axis=1, kind='stable')[:, :k]      # rounding: row order of the training data cannot reorder ties
     names = np.array(expl.feature_names)
-    return ['; '.join(f"{names[j]} = {expl.data[i, j]:,.4g}" for j in row if expl.values[i, j] > 0) for i, row in enumerate(order)]
+    return ['; '.join(feature_phrase(names[j], expl.data[i, j]) for j in row if expl.values[i, j] > 0) for i, row in enumerate(order)]
 
 # %% ../nbs/04_churn.ipynb
 def risk_band(p: np.ndarray, # churn probabilities

@@ -15,7 +15,7 @@ __all__ = ['CUSTOMER_ID', 'INVOICE_NO', 'STOCK_CODE', 'DESCRIPTION', 'INVOICE_DA
            'COUNTRY', 'CUTOFF', 'LINE_ID', 'TX_COLUMNS', 'DATA_RAW', 'DATA_INTERIM', 'DATA_FEATURES', 'DATA_SCORES',
            'DATA_CACHE', 'MODELS', 'REPORTS', 'METRICS', 'PLOTS', 'project_root', 'atomic_path', 'write_outputs',
            'load_params', 'notebook_title', 'render_html', 'external_resources', 'stage_notebook',
-           'notebook_parameters', 'StageFailed', 'run_stage', 'stage_cli']
+           'notebook_parameters', 'StageFailed', 'pipeline_cells', 'run_stage', 'stage_cli']
 
 # %% ../nbs/00_core.ipynb
 CUSTOMER_ID, INVOICE_NO, STOCK_CODE, DESCRIPTION = 'customer_id', 'invoice_no', 'stock_code', 'description'
@@ -112,6 +112,7 @@ _REPORT_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block extra_css -%}<style>{{ resources.ecomml_css }}</style>{%- endblock extra_css -%}
 """
 
 def notebook_title(nb) -> str:
@@ -123,19 +124,17 @@ def notebook_title(nb) -> str:
     return 'ecomml report'
 
 def render_html(nb, # executed notebook (nbformat node)
+                source: str | None = None, # the chapter's path, named in the method section
                ) -> str:
-    "Self-contained HTML of `nb`: no code, no stderr, no external scripts."
-    import copy, jinja2
+    "Self-contained HTML report of `nb`: summary, results, method; no code, no stderr, no external scripts."
+    import jinja2
     from nbconvert import HTMLExporter
-    nb = copy.deepcopy(nb)
-    for c in nb.cells:
-        if c.cell_type == 'code':
-            c.outputs = [o for o in c.get('outputs', []) if not (o.output_type == 'stream' and o.name == 'stderr')]
-    nb.metadata['title'] = notebook_title(nb)
+    from ecomml.report import CSS, report_notebook
+    page = report_notebook(nb, source=source)
     ex = HTMLExporter(extra_loaders=[jinja2.DictLoader({'ecomml_report.html.j2': _REPORT_TEMPLATE})],
                       template_file='ecomml_report.html.j2', exclude_input=True, exclude_input_prompt=True,
                       exclude_output_prompt=True, embed_images=True)
-    return ex.from_notebook_node(nb)[0]
+    return ex.from_notebook_node(page, resources={'ecomml_css': CSS})[0]
 
 # %% ../nbs/00_core.ipynb
 def external_resources(html: str) -> list[str]:
@@ -166,13 +165,35 @@ def _kept(running: Path, failed: Path, nb_path: Path):
     if running.exists(): os.replace(running, failed)
     else: shutil.copyfile(nb_path, failed)
 
+def pipeline_cells(nb):
+    "The notebook a stage runs: text, the parameters cell, exported code and `#| stage` cells (the chapter's tests run in `make test`)."
+    import copy
+    from ecomml.report import is_stage_cell
+    nb = copy.deepcopy(nb)
+    def runs(c):
+        return (c.cell_type != 'code' or 'parameters' in c.metadata.get('tags', []) or is_stage_cell(c)
+                or bool(re.match(r'\s*#\|\s*(export|exports|exporti)\b', c.source)))
+    nb.cells = [c for c in nb.cells if runs(c)]
+    return nb
+
+def _ipc_kernel_manager(folder: str):
+    "A kernel manager class talking to the kernel over Unix sockets in `folder` (TCP without encryption makes the kernel warn)."
+    from jupyter_client.manager import KernelManager
+    from traitlets import default
+    class IPCKernelManager(KernelManager):
+        @default('transport')
+        def _transport_default(self): return 'ipc'
+        @default('ip')
+        def _ip_default(self): return os.path.join(folder, 'kernel')
+    return IPCKernelManager
+
 def run_stage(stage: str, # stage or notebook name
               root: Path | None = None, # project root
               params: dict | None = None, # all parameters (default: params.yaml)
               kernel_name: str = 'python3',
              ) -> dict:
-    "Execute a chapter with its parameters and write `reports/NAME.ipynb` and `reports/NAME.html`; return timings."
-    import papermill as pm
+    "Execute a chapter's pipeline cells with its parameters and write `reports/NAME.ipynb` and `reports/NAME.html`; return timings."
+    import nbformat, papermill as pm
     from ecomml.params import validate_params
     root = Path(root or project_root())
     nb_path = stage_notebook(stage, root)
@@ -184,8 +205,10 @@ def run_stage(stage: str, # stage or notebook name
     running.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     try:
-        nb = pm.execute_notebook(str(nb_path), str(running), parameters={n: params[n] for n in names}, cwd=str(root),
-                                 kernel_name=kernel_name, progress_bar=False, request_save_on_cell_execute=False)
+        with tempfile.TemporaryDirectory(prefix='ecomml-kernel-') as sock:
+            nb = pm.execute_notebook(pipeline_cells(nbformat.read(nb_path, as_version=4)), str(running), parameters={n: params[n] for n in names},
+                                     cwd=str(root), kernel_name=kernel_name, progress_bar=False, request_save_on_cell_execute=False,
+                                     kernel_manager_class=_ipc_kernel_manager(sock))
     except pm.PapermillExecutionError as e:
         _kept(running, failed, nb_path)
         raise StageFailed(f"stage {stage}: cell [{e.exec_count}] raised {e.ename}: {e.evalue}\n"
@@ -197,8 +220,7 @@ def run_stage(stage: str, # stage or notebook name
         raise StageFailed(f"stage {stage}: {why}\n(the notebook, as far as it ran, is kept in {failed})") from None
     finally: running.unlink(missing_ok=True)
     t1 = time.perf_counter()
-    html = render_html(nb)
-    import nbformat
+    html = render_html(nb, source=f'nbs/{nb_path.name}')
     write_outputs({REPORTS/f'{stem}.ipynb': nbformat.writes(nb), REPORTS/f'{stem}.html': html}, root=root)
     failed.unlink(missing_ok=True)
     return dict(stage=stage, execute_s=round(t1 - t0, 2), render_s=round(time.perf_counter() - t1, 2))

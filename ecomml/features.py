@@ -11,9 +11,9 @@ from .core import *
 from .ingest import net_sales
 
 # %% auto 0
-__all__ = ['ACTIVITY', 'FEATURES', 'TARGETS', 'before', 'btyd_summary', 'inter_purchase', 'order_features', 'return_features',
-           'targets', 'activity_features', 'customer_features', 'feature_store', 'coverage', 'coverage_problems',
-           'check_cutoffs']
+__all__ = ['ACTIVITY', 'FEATURES', 'TARGETS', 'FEATURE_WORDS', 'before', 'btyd_summary', 'inter_purchase', 'order_features',
+           'return_features', 'targets', 'activity_features', 'customer_features', 'feature_store', 'feature_phrase',
+           'coverage', 'coverage_problems', 'check_cutoffs']
 
 # %% ../nbs/02_features.ipynb
 def before(tx: pd.DataFrame, # any table with an `invoice_date`
@@ -163,6 +163,36 @@ def feature_store(tx: pd.DataFrame, returns: pd.DataFrame, cutoffs: list, horizo
     start, end = tx[INVOICE_DATE].min(), tx[INVOICE_DATE].max()
     return pd.concat([customer_features(tx, returns, c, horizon_days, time_unit, ipt_min_purchases, data_end=end, data_start=start,
                                         extreme_quantile=extreme_quantile) for c in cutoffs], ignore_index=True)
+
+# %% ../nbs/02_features.ipynb
+FEATURE_WORDS = {   # name: (words, kind of value)
+    'frequency': ('repeat purchase periods', 'num'), 'recency': ('periods from first to last purchase', 'num'),
+    'T': ('periods since the first purchase', 'num'), 'monetary_value': ('mean spend per repeat purchase', 'money'),
+    'recency_days': ('days since the last purchase', 'count'), 'tenure_days': ('days since the first purchase', 'count'),
+    'n_orders': ('orders', 'count'), 'revenue_total': ('total spend', 'money'), 'avg_order_value': ('mean order value', 'money'),
+    'median_order_value': ('median order value', 'money'), 'max_order_value': ('largest order', 'money'),
+    'avg_lines_per_order': ('mean lines per order', 'num'), 'avg_items_per_order': ('mean units per order', 'num'),
+    'n_products': ('different products bought', 'count'), 'share_extreme_lines': ('share of very large order lines', 'share'),
+    'country': ('country', 'text'), 'is_uk': ('based in the UK', 'yesno'),
+    'ipt_mean_days': ('mean days between purchases', 'num'), 'ipt_std_days': ('spread of days between purchases', 'num'),
+    'recency_over_ipt': ('time since last purchase in usual gaps', 'num'), 'n_return_lines': ('cancelled order lines', 'count'),
+    'returned_value': ('cancelled value', 'money'), 'return_rate': ('share of ordered value cancelled', 'share'),
+    'purchase_days_30d': ('purchase days in the last 30 days', 'count'), 'revenue_30d': ('spend in the last 30 days', 'money'),
+    'purchase_days_90d': ('purchase days in the last 90 days', 'count'), 'revenue_90d': ('spend in the last 90 days', 'money'),
+    'purchase_days_last_year': ("purchase days in last year's season", 'count'), 'revenue_last_year': ("spend in last year's season", 'money')}
+
+def feature_phrase(name: str, # a feature (column) name
+                   value, # the customer's value of it
+                  ) -> str:
+    "A feature and its value in words: 'largest order £21,540', 'based in the UK: no', 'days since the last purchase: 120'."
+    words, kind = FEATURE_WORDS.get(name, (name.replace('_', ' '), 'num'))
+    if value is None or (isinstance(value, float) and np.isnan(value)): return f"{words}: unknown"
+    if kind == 'money': return f"{words} £{value:,.0f}" if value >= 0 else f"{words} −£{-value:,.0f}"
+    if kind == 'share': return f"{words} {value:.0%}"
+    if kind == 'yesno': return f"{words}: {'yes' if value else 'no'}"
+    if kind == 'count': return f"{words}: {value:,.0f}"
+    if kind == 'text': return f"{words}: {value}"
+    return f"{words}: {value:,.1f}"
 
 # %% ../nbs/02_features.ipynb
 def coverage(store: pd.DataFrame, # the feature store
