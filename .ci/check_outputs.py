@@ -67,6 +67,17 @@ checks.update({
     'recommendations: k per customer': (int(recs.groupby('customer_id').size().nunique()), 1),
     'recommendations: every customer': (sorted(recs.customer_id.unique()), sorted(tx.customer_id.unique())),
 })
+# the dashboard's KPI row agrees with the stages it reads, recomputed here
+dm = json.loads(Path('reports/metrics/dashboard.json').read_text())
+checks.update({
+    'dashboard net revenue = ingest net sales (checked above) (£)': (round(dm['net_revenue'], 2), json.loads(Path('reports/metrics/ingest.json').read_text())['net_sales']),
+    'dashboard customers = scored customers': (dm['customers'], len(clv)),
+    'dashboard CLV of the base = Σ CLV (£)': (round(dm['clv_total'], 2), round(float(clv.clv_12m.sum()), 2)),
+    'dashboard revenue at risk = Σ CLV × P(churn) (£)': (round(dm['revenue_at_risk'], 2), round(float((churn.clv_12m * churn.churn_probability).sum()), 2)),
+    'lists written': (sorted(p.name for p in Path('reports/lists').glob('*.csv')), ['cross-sell.csv', 'nurture.csv', 'win-back.csv']),
+    'dashboard ≤ 6 MB': (Path('reports/dashboard.html').stat().st_size <= 6e6, True),
+    'every report ≤ 1.5 MB': (all(p.stat().st_size <= 1.5e6 for p in Path('reports').glob('[0-9][0-9]*.html')), True),
+})
 checks = {k: (len(a), len(b)) if isinstance(a, list) and a == b else (a, b) for k, (a, b) in checks.items()}
 bad = {k: v for k, v in checks.items() if v[0] != v[1]}
 for k, (got, want) in checks.items(): print(f"{'ok ' if k not in bad else 'BAD'} {k}: {got if isinstance(got, (bool, list)) else f'{got:,}'} (expected {want if isinstance(want, (bool, list)) else f'{want:,}'})")

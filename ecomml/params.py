@@ -4,7 +4,7 @@
 
 # %% auto 0
 __all__ = ['PosInt', 'NonNegInt', 'PosFloat', 'NonNegFloat', 'Share', 'SECTIONS', 'ParamsError', 'Common', 'Ingest', 'Synthetic',
-           'Features', 'Clv', 'Churn', 'Segments', 'Recs', 'validate_params']
+           'Features', 'Clv', 'Churn', 'Segments', 'Recs', 'Dashboard', 'validate_params']
 
 # %% ../nbs/00c_params.ipynb
 import re
@@ -181,8 +181,19 @@ class Recs(_Section):
     def _date(cls, v):
         _day(v); return v
 
+class Dashboard(_Section):
+    active_days: PosInt
+    list_rows: PosInt
+    win_back_min_probability: Share
+    win_back_min_clv_quantile: Share
+    nurture_max_tenure_days: PosInt
+    nurture_min_clv_quantile: Share
+    cross_sell_max_probability: Share
+    products_per_customer: PosInt
+    top_pairs: PosInt
+
 SECTIONS = {'common': Common, 'ingest': Ingest, 'synthetic': Synthetic, 'features': Features, 'clv': Clv, 'churn': Churn,
-            'segments': Segments, 'recs': Recs}
+            'segments': Segments, 'recs': Recs, 'dashboard': Dashboard}
 
 # %% ../nbs/00c_params.ipynb
 def _where(loc) -> str:

@@ -53,8 +53,8 @@ def test_failing_stage_keeps_the_failed_notebook_and_writes_no_report(synthetic_
     run_stage('ingest', root=root)                 # so that the features stage has its inputs and fails where we say
     before = outputs(root)
     nb = nbformat.read(root/'nbs/02_features.ipynb', as_version=4)
-    assert 'write_outputs(' in nb.cells[-1].source
-    nb.cells.insert(len(nb.cells) - 1, nbformat.v4.new_code_cell("raise ValueError('deliberate failure')"))   # just before the writing cell
+    at = next(i for i, c in enumerate(nb.cells) if 'write_outputs(' in c.source)
+    nb.cells.insert(at, nbformat.v4.new_code_cell("#| stage\nraise ValueError('deliberate failure')"))   # just before the writing cell
     nbformat.write(nb, root/'nbs/02_features.ipynb')
     with pytest.raises(StageFailed, match=r"stage features: cell \[\d+\] raised ValueError: deliberate failure"):
         run_stage('features', root=root)

@@ -1,0 +1,116 @@
+"""The index, every report and the dashboard in a real browser (Debian's chromium, driven by Playwright), offline.
+
+By default on the synthetic store (the whole pipeline in a copy of the project); with ECOMML_BROWSER_ROOT set to a
+project whose `dvc repro` has run (CI does this after the real-data run), on its reports. Screenshots go to
+reports/screenshots/ of that project."""
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import urlparse, unquote
+
+import pytest
+
+from conftest import set_params
+
+CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get('CI'), reason='Debian chromium not installed (.ci/run installs it)')
+STAGES = ['ingest', 'features', 'clv', 'churn', 'segments', 'recs', 'dashboard']
+ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
+
+
+@pytest.fixture(scope='module')
+def root(tmp_path_factory):
+    if os.environ.get('ECOMML_BROWSER_ROOT'): return Path(os.environ['ECOMML_BROWSER_ROOT'])
+    import conftest
+    from ecomml.core import run_stage
+    r = tmp_path_factory.mktemp('browser')
+    for f in ['settings.ini', 'params.yaml', 'dvc.yaml']: shutil.copy(conftest.ROOT/f, r/f)
+    shutil.copytree(conftest.ROOT/'nbs', r/'nbs', ignore=shutil.ignore_patterns('.ipynb_checkpoints'))
+    set_params(r, ingest={'source': 'synthetic', 'download': False}, synthetic={'n_customers': 400})
+    os.environ.pop('ECOMML_DATA_DIR', None)
+    for s in STAGES: run_stage(s, root=r)
+    return r
+
+
+@pytest.fixture(scope='module')
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def open_page(browser, path: Path):
+    "Open a file with every non-file request blocked; return the page and the lists of errors and blocked requests."
+    ctx = browser.new_context(viewport={'width': 1280, 'height': 900})
+    blocked, errors = [], []
+    ctx.route('**/*', lambda route: route.continue_() if route.request.url.startswith(('file:', 'data:')) else (blocked.append(route.request.url), route.abort()))
+    page = ctx.new_page()
+    page.on('console', lambda m: errors.append(m.text) if m.type == 'error' else None)
+    page.on('pageerror', lambda e: errors.append(str(e)))
+    page.goto(path.as_uri(), wait_until='load')
+    return page, errors, blocked
+
+
+def shot(page, root: Path, name: str):
+    out = root/'reports'/'screenshots'
+    out.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(out/f'{name}.png'), full_page=True)
+
+
+def test_index_links_resolve(root, browser):
+    page, errors, blocked = open_page(browser, root/'reports'/'index.html')
+    hrefs = page.eval_on_selector_all('a[href]', 'els => els.map(e => e.href)')
+    names = {Path(unquote(urlparse(h).path)).name for h in hrefs}
+    assert {'dashboard.html', 'win-back.csv', 'nurture.csv', 'cross-sell.csv'} <= names and {f for f in names if f.endswith('.html')} >= {
+        '01_ingest.html', '02_features.html', '03_clv.html', '04_churn.html', '05_segments.html', '06_recs.html', '07_dashboard.html'}
+    missing = [h for h in hrefs if not Path(unquote(urlparse(h).path)).exists()]
+    assert not missing, f"index links to missing files: {missing}"
+    assert 'Data as of' in page.inner_text('body') and not errors and not blocked
+    shot(page, root, 'index')
+    page.context.close()
+
+
+@pytest.mark.parametrize('name', ['01_ingest', '02_features', '03_clv', '04_churn', '05_segments', '06_recs', '07_dashboard'])
+def test_report_opens_offline_summary_first(root, browser, name):
+    page, errors, blocked = open_page(browser, root/'reports'/f'{name}.html')
+    assert not errors and not blocked, (errors, blocked)
+    summary = page.query_selector('.ecomml-summary')
+    assert summary is not None, f"{name}: no summary"
+    assert summary.bounding_box()['y'] < 400, f"{name}: the summary does not start on the first screen"
+    assert page.evaluate("[...document.images].every(i => i.alt && i.alt.length > 10 && i.complete && i.naturalWidth > 0)"), f"{name}: an image without alt text or not drawn"
+    assert page.evaluate('document.documentElement.scrollWidth') <= 1280, f"{name}: wider than a 1280 px screen"
+    wide = page.evaluate("[...document.querySelectorAll('table')].filter(t => t.getBoundingClientRect().right > 1280).length")
+    assert wide == 0, f"{name}: {wide} tables run past 1280 px"
+    body = page.inner_text('body')
+    for leftover in ['Stage computed in', 'PosixPath', 'test_eq', 'Traceback']: assert leftover not in body, f"{name}: {leftover!r} in the report"
+    assert page.query_selector('a[href="index.html"]') is not None
+    shot(page, root, name)
+    page.context.close()
+
+
+def test_dashboard_draws_every_panel_and_filters(root, browser):
+    page, errors, blocked = open_page(browser, root/'reports'/'dashboard.html')
+    page.wait_for_function('window.ecommlReady === true', timeout=10_000)
+    assert not errors and not blocked, (errors, blocked)
+    charts = page.eval_on_selector_all('.chart', 'els => els.map(e => [e.id, !!e.querySelector(".main-svg"), (e.data || []).length])')
+    assert len(charts) == 10 and all(drawn and n > 0 for _, drawn, n in charts), charts
+    assert len(page.query_selector_all('#p-kpi .tile')) == 7
+    assert all(len(page.query_selector_all(f'#l-{k} tbody tr')) > 0 for k in ['win_back', 'nurture']), 'a list preview is empty'
+    shot(page, root, 'dashboard')
+    before = dict(customers=page.eval_on_selector('#p-kpi', 'e => Number(e.dataset.customers)'),
+                  trend=page.evaluate("document.getElementById('p-trend').data[0].y.reduce((a, b) => a + b, 0)"),
+                  tiles=page.inner_text('#p-kpi'))
+    page.select_option('#f-segment', label='champions')
+    after = dict(customers=page.eval_on_selector('#p-kpi', 'e => Number(e.dataset.customers)'),
+                 trend=page.evaluate("document.getElementById('p-trend').data[0].y.reduce((a, b) => a + b, 0)"),
+                 tiles=page.inner_text('#p-kpi'))
+    assert 0 < after['customers'] < before['customers'] and after['trend'] < before['trend'] and after['tiles'] != before['tiles']
+    treemap = page.evaluate("document.getElementById('p-treemap').data[0].labels")
+    assert treemap == ['champions']
+    page.select_option('#f-segment', value='all'); page.select_option('#f-country', label='Outside the UK')
+    outside = page.eval_on_selector('#p-kpi', 'e => Number(e.dataset.customers)')
+    assert 0 < outside < before['customers'] and not errors
+    shot(page, root, 'dashboard-outside-uk')
+    page.context.close()
