@@ -203,15 +203,14 @@ def index_html(reports: list, # (file, title, one-line summary) of each report
                as_of: str, fingerprint: str, css: str = '') -> str:
     "reports/index.html: one way in."
     import html as h
+    from ecomml.dashboard_page import html_table
     e = lambda s: h.escape(str(s))
     rep = ''.join(f'<li><a href="{e(f)}">{e(t)}</a>: {e(s)}</li>' for f, t, s in reports)
     lst = ''.join(f'<li><a href="{e(f)}">{e(t)}</a> ({n:,} customers): {e(w)}</li>' for f, t, n, w in lists)
-    hd = ''.join(f'<th>{e(c)}</th>' for c in health.columns)
-    rows = ''.join('<tr>' + ''.join(f'<td>{e(v)}</td>' for v in r) + '</tr>' for r in health.itertuples(index=False))
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>ecomml: reports, dashboard and lists</title><style>{css}'
             'body{font-family:system-ui,sans-serif;max-width:1100px;margin:20px auto;padding:0 16px}table{border-collapse:collapse;font-size:13px}'
             'th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left}</style></head><body>'
             f'<h1>ecomml: customer analytics of the UCI Online Retail shop</h1><p>Data as of <strong>{e(as_of)}</strong>; data fingerprint <code>{e(fingerprint)}</code>.</p>'
             f'<h2>Start here</h2><ul><li><a href="dashboard.html">The dashboard</a>: KPIs, trends, retention, segments, value, churn, products and model health, with filters.</li></ul>'
-            f'<h2>Lists to act on</h2><ul>{lst}</ul><h2>Models</h2><table><thead><tr>{hd}</tr></thead><tbody>{rows}</tbody></table>'
+            f'<h2>Lists to act on</h2><ul>{lst}</ul><h2>Models</h2>{html_table(health)}'
             f'<h2>Reports</h2><ul>{rep}</ul></body></html>')

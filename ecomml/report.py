@@ -43,7 +43,7 @@ _PCT = re.compile(r'(share|rate|risk|probability|pct|coverage)')
 def _guess(name: str, s: pd.Series):
     if not (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)): return None
     n = str(name).lower()
-    if _PCT.search(n) and not _MONEY.search(n.replace('value_at_risk', 'value')): return 'pct'
+    if _PCT.search(n) and 'value' not in n: return 'pct'          # share_of_revenue is a share; value_at_risk is money
     if _MONEY.search(n): return 'money'
     return 'count' if pd.api.types.is_integer_dtype(s) else 'num'
 
