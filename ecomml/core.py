@@ -178,9 +178,9 @@ def pipeline_cells(nb):
 
 def _ipc_kernel_manager(folder: str):
     "A kernel manager class talking to the kernel over Unix sockets in `folder` (TCP without encryption makes the kernel warn)."
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager     # async, as nbclient's default: a sync one blocks on a dead kernel
     from traitlets import default
-    class IPCKernelManager(KernelManager):
+    class IPCKernelManager(AsyncKernelManager):
         @default('transport')
         def _transport_default(self): return 'ipc'
         @default('ip')

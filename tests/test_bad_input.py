@@ -226,7 +226,7 @@ def test_dead_kernel(project, monkeypatch):
     import nbformat
     from ecomml.core import run_stage
     nb = nbformat.read(project/'nbs/01_ingest.ipynb', as_version=4)
-    nb.cells.insert(3, nbformat.v4.new_code_cell('import os, signal; os.kill(os.getpid(), signal.SIGKILL)'))
+    nb.cells.insert(3, nbformat.v4.new_code_cell('#| stage\nimport os, signal; os.kill(os.getpid(), signal.SIGKILL)'))
     nbformat.write(nb, project/'nbs/01_ingest.ipynb')
     with pytest.raises(StageFailed) as e: run_stage('ingest', root=project)
     msg = str(e.value)
