@@ -34,6 +34,7 @@ export-check: install
 
 bench: install
 	python benchmarks/stages.py
+	python benchmarks/dashboard.py
 
 lab: install
 	jupyter lab nbs/
