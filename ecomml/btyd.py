@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 from scipy.special import hyp2f1
 import contextlib
+import os
 import io
 import numpy as np
 import pandas as pd
@@ -206,20 +207,29 @@ def _internal_start(m) -> np.ndarray:
     if m.model_name == 'pareto_nbd': p[[1, 3]] *= m._scale; return p
     p[1] *= m._scale; return np.log(p)
 
+def _draw(m, gg, rows: pd.DataFrame, w: np.ndarray, months: int, monthly_discount: float, time_unit: str) -> np.ndarray:
+    "CLV of each row after refitting both models on the resample weights `w` (NaN if the refit does not converge)."
+    try:
+        mb = fit_btyd(rows, m.model_name, m.penalizer_coef, n_ok=1, weights=w, start=_internal_start(m))
+        gb = fit_gamma_gamma(rows, gg.penalizer_coef, weights=w, start=np.log(gg.params_.values))
+    except RuntimeError: return np.full(len(rows), np.nan)      # a resample on the flat ridge where BFGS stops early
+    return np.asarray(lifetime_value(mb, gb, rows, months, monthly_discount, time_unit=time_unit), float)
+
 def clv_interval(m, gg, summary: pd.DataFrame, months: int = 12, monthly_discount: float = 0.01, time_unit: str = 'D',
-                 n_draws: int = 50, level: float = 0.9, seed: int = 0) -> pd.DataFrame:
+                 n_draws: int = 50, level: float = 0.9, seed: int = 0,
+                 n_jobs: int | None = None, # processes for the refits (None: one per core, at most 4); the result does not depend on it
+                ) -> pd.DataFrame:
     "Lower and upper bootstrap quantiles of each customer's CLV (`n_draws` refits; up to 20% may fail to converge and are left out)."
+    from joblib import Parallel, delayed
     cols = [*SUMMARY, 'monetary_value']
     rows = summary[cols].value_counts().rename('weight').reset_index()
     rng = np.random.default_rng(seed); n = int(rows.weight.sum())
-    draws = np.empty((len(rows), n_draws))
-    for k in range(n_draws):
-        w = rng.multinomial(n, rows.weight.to_numpy() / n)
-        try:
-            mb = fit_btyd(rows, m.model_name, m.penalizer_coef, n_ok=1, weights=w, start=_internal_start(m))
-            gb = fit_gamma_gamma(rows, gg.penalizer_coef, weights=w, start=np.log(gg.params_.values))
-        except RuntimeError: draws[:, k] = np.nan; continue      # a resample on the flat ridge where BFGS stops early
-        draws[:, k] = lifetime_value(mb, gb, rows, months, monthly_discount, time_unit=time_unit)
+    weights = [rng.multinomial(n, rows.weight.to_numpy() / n) for _ in range(n_draws)]     # drawn first: the same resamples however many processes
+    jobs = min(os.cpu_count() or 1, 4) if n_jobs is None else n_jobs
+    args = (months, monthly_discount, time_unit)
+    if jobs > 1 and n_draws > 1: got = Parallel(n_jobs=jobs)(delayed(_draw)(m, gg, rows, w, *args) for w in weights)
+    else: got = [_draw(m, gg, rows, w, *args) for w in weights]
+    draws = np.column_stack(got) if got else np.empty((len(rows), 0))
     failed = int(np.isnan(draws).all(axis=0).sum())
     if failed > 0.2 * n_draws: raise RuntimeError(f"CLV interval: {failed} of {n_draws} bootstrap refits did not converge")
     q = np.nanquantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=1)

@@ -4,16 +4,106 @@
 
 # %% ../nbs/02_features.ipynb 3
 from __future__ import annotations
+import os
+from pathlib import Path
 import numpy as np
 import pandas as pd
+import ibis
+from ibis import _ as it          # `it.col`: a column of the table at hand (`_` is IPython's last output)
 
 from .core import *
 from .ingest import net_sales
 
 # %% auto 0
-__all__ = ['ACTIVITY', 'FEATURES', 'TARGETS', 'FEATURE_WORDS', 'before', 'btyd_summary', 'inter_purchase', 'order_features',
-           'return_features', 'targets', 'activity_features', 'customer_features', 'feature_store', 'feature_phrase',
-           'coverage', 'coverage_problems', 'check_cutoffs']
+__all__ = ['ENGINES', 'ACTIVITY', 'FEATURES', 'TARGETS', 'DTYPES', 'FEATURE_WORDS', 'connect', 'engine_table', 'data_span',
+           'net_lines', 'before', 'btyd_expr', 'btyd_summary', 'inter_purchase_expr', 'inter_purchase', 'order_expr',
+           'order_features', 'return_expr', 'return_features', 'targets_expr', 'window_inside', 'targets',
+           'activity_windows', 'activity_expr', 'activity_features', 'customer_features_expr', 'customer_features',
+           'feature_store_expr', 'feature_store', 'feature_store_to_parquet', 'feature_phrase', 'coverage',
+           'coverage_problems', 'check_cutoffs']
+
+# %% ../nbs/02_features.ipynb
+ENGINES = ('duckdb', 'pyspark')
+
+def connect(engine: str = 'duckdb', # duckdb (embedded) or pyspark
+            memory_limit: str | None = None, # DuckDB: memory it may use before spilling to disk ('2GB'; None: DuckDB's default, 80% of RAM)
+            threads: int | None = None, # DuckDB: worker threads (None: all cores)
+           ) -> ibis.BaseBackend:
+    "An Ibis connection: an in-process DuckDB, or Spark through PySpark (master from $ECOMML_SPARK_MASTER, default local[2])."
+    if engine == 'duckdb':
+        return ibis.duckdb.connect(**{k: v for k, v in dict(memory_limit=memory_limit, threads=threads).items() if v is not None})
+    if engine == 'pyspark':
+        try: from pyspark.sql import SparkSession
+        except ImportError: raise RuntimeError("features.engine = pyspark: PySpark is not installed (it comes with `pip install -e '.[dev]'`)") from None
+        b = (SparkSession.builder.master(os.environ.get('ECOMML_SPARK_MASTER', 'local[2]')).appName('ecomml-features')
+             .config('spark.sql.session.timeZone', 'UTC')                 # invoice times are naive: no daylight-saving shifts
+             .config('spark.sql.legacy.parquet.nanosAsLong', 'true')      # pandas writes nanosecond timestamps; Spark reads them as integers
+             .config('spark.sql.shuffle.partitions', os.environ.get('ECOMML_SPARK_PARTITIONS', '8'))
+             .config('spark.driver.memory', os.environ.get('ECOMML_SPARK_DRIVER_MEMORY', '2g'))   # local mode: the driver does the work
+             .config('spark.ui.enabled', 'false').config('spark.ui.showConsoleProgress', 'false'))
+        try: session = b.getOrCreate()
+        except Exception as e: raise RuntimeError(f"features.engine = pyspark: Spark did not start ({type(e).__name__}: {str(e).splitlines()[0][:300]}); "
+                                                  "it needs Java 17 (`java -version`; Debian: apt-get install default-jre-headless)") from None
+        session.sparkContext.setLogLevel('ERROR')
+        return ibis.pyspark.connect(session)
+    raise ValueError(f"features.engine = {engine!r}: must be one of {', '.join(ENGINES)}")
+
+def engine_table(con: ibis.BaseBackend, # from `connect`
+                 x, # a pandas frame, a Parquet file or an Ibis table
+                 name: str, # name of the table on the engine
+                ) -> ibis.Table:
+    "An Ibis table on `con`. Spark gets nanosecond invoice times (as pandas writes them) back as timestamps."
+    if isinstance(x, ibis.Table): return x
+    if isinstance(x, (str, Path)):
+        if not Path(x).exists(): raise FileNotFoundError(f"{x}: no such Parquet file (run the ingest stage first: dvc repro ingest)")
+        if con.name != 'pyspark': return con.read_parquet(str(x), table_name=name)
+        from pyspark.sql import functions as S
+        df = con._session.read.parquet(str(x))
+        for c, typ in df.dtypes:
+            if c == INVOICE_DATE and typ == 'bigint': df = df.withColumn(c, S.timestamp_micros(S.floor(S.col(c) / 1000)).cast('timestamp_ntz'))
+        df.createOrReplaceTempView(name)
+        return con.table(name)
+    if isinstance(x, pd.DataFrame): return con.create_table(name, x, overwrite=True)
+    raise TypeError(f"{name}: expected a pandas DataFrame, a Parquet path or an Ibis table, not {type(x).__name__}")
+
+def data_span(tx: ibis.Table) -> tuple[pd.Timestamp, pd.Timestamp]:
+    "The first and the last invoice time of `tx`."
+    r = tx.aggregate(lo=tx[INVOICE_DATE].min(), hi=tx[INVOICE_DATE].max()).to_pyarrow().to_pylist()[0]
+    return pd.Timestamp(r['lo']), pd.Timestamp(r['hi'])
+
+_LOCAL = {}
+def _run(expr: ibis.Table, index: str | None = CUSTOMER_ID) -> pd.DataFrame:
+    "Execute `expr` (built on in-memory frames) on a DuckDB of this process; a frame indexed and sorted by `index`."
+    if 'con' not in _LOCAL: _LOCAL['con'] = connect('duckdb')
+    out = _LOCAL['con'].to_pyarrow(expr).to_pandas()
+    return out.set_index(index).sort_index() if index else out
+
+def _at(x) -> ibis.Expr:
+    "A timestamp literal (naive, like the invoice times)."
+    return ibis.literal(pd.Timestamp(x).to_pydatetime(), type='timestamp')
+
+def _day(ts) -> ibis.Expr:
+    "Whole days since 1970-01-01 of a timestamp."
+    return ts.date().delta(ibis.date(1970, 1, 1), unit='day')
+
+def _period(ts, time_unit: str) -> ibis.Expr:
+    "Number of the period holding `ts`: days (D), weeks from Monday to Sunday (W) or months (M), as pandas numbers them up to a constant."
+    if time_unit == 'D': return _day(ts)
+    if time_unit == 'W': return (_day(ts) + 3) // 7          # 1 Jan 1970 was a Thursday: weeks start on Mondays
+    if time_unit == 'M': return ts.year() * 12 + ts.month() - 1
+    raise ValueError(f"common.time_unit = {time_unit!r}: the feature store counts periods in D (days), W (weeks) or M (months)")
+
+def net_lines(tx: ibis.Table, # transactions: sale lines and netting lines (`kind`), as `clean` writes them
+              at: pd.Timestamp, # only lines strictly before this instant are seen
+             ) -> ibis.Table:
+    "The sale lines known before `at`, each net of the cancellations known before `at`; fully cancelled lines left out (`ingest.net_sales` as an expression)."
+    t = tx.filter(tx[INVOICE_DATE] < _at(at))
+    if 'kind' not in t.columns: return t
+    undo = t.filter(t.kind == 'cancellation').group_by(cancelled=it.cancels).aggregate(undone=it[QUANTITY].sum())
+    sale = t.filter(t.kind == 'sale')
+    j = sale.left_join(undo, sale[LINE_ID] == undo.cancelled)
+    q = (j[QUANTITY] + j.undone.fill_null(0)).name(QUANTITY)
+    return j.select(*[c for c in sale.columns if c not in (QUANTITY, REVENUE)], q, (q * j[UNIT_PRICE]).name(REVENUE)).filter(it[QUANTITY] > 0)
 
 # %% ../nbs/02_features.ipynb
 def before(tx: pd.DataFrame, # any table with an `invoice_date`
@@ -22,147 +112,223 @@ def before(tx: pd.DataFrame, # any table with an `invoice_date`
     "The rows strictly before `cutoff`."
     return tx[tx[INVOICE_DATE] < pd.Timestamp(cutoff)]
 
+def btyd_expr(net: ibis.Table, # net sale lines before the cutoff (`net_lines`)
+              cutoff: pd.Timestamp, # the cutoff
+              time_unit: str = 'D', # period of the summary: D, W or M
+             ) -> ibis.Table:
+    "frequency, recency, T and monetary_value per customer."
+    by = net.group_by([CUSTOMER_ID, _period(net[INVOICE_DATE], time_unit).name('period')]).aggregate(rev=it[REVENUE].sum())
+    end = _period(_at(pd.Timestamp(cutoff) - pd.Timedelta(days=1)), time_unit)
+    g = by.group_by(CUSTOMER_ID).aggregate(first=it.period.min(), last=it.period.max(), n=it.count(), total=it.rev.sum(), first_rev=it.rev.argmin(it.period))
+    f = (g.n - 1).cast('float64')
+    return g.select(CUSTOMER_ID, frequency=f, recency=(g['last'] - g['first']).cast('float64'), T=(end - g['first']).cast('float64'),
+                    monetary_value=ibis.ifelse(f > 0, (g.total - g.first_rev) / f, 0.0))
+
 def btyd_summary(tx: pd.DataFrame, # clean transactions
                  cutoff: pd.Timestamp, # cutoff: nothing on or after it is seen
-                 time_unit: str = 'D', # period of the summary (pandas frequency: D, W ...)
+                 time_unit: str = 'D', # period of the summary: D, W or M
                 ) -> pd.DataFrame:
     "frequency, recency, T and monetary_value per customer, from the net sales before `cutoff`."
-    tx = net_sales(tx, cutoff)
-    per = tx[INVOICE_DATE].dt.to_period(time_unit)
-    by = tx.assign(period=per.map(lambda p: p.ordinal) if time_unit != 'D' else per.astype('int64')).groupby([CUSTOMER_ID, 'period'])[REVENUE].sum().reset_index()
-    end = (pd.Timestamp(cutoff) - pd.Timedelta(days=1)).to_period(time_unit).ordinal
-    g = by.groupby(CUSTOMER_ID)
-    first, last, n = g.period.min(), g.period.max(), g.size()
-    first_rev = by.loc[g.period.idxmin(), [CUSTOMER_ID, REVENUE]].set_index(CUSTOMER_ID)[REVENUE]
-    out = pd.DataFrame({'frequency': (n - 1).astype(float), 'recency': (last - first).astype(float), 'T': (end - first).astype(float)})
-    out['monetary_value'] = ((g[REVENUE].sum() - first_rev) / out.frequency).where(out.frequency > 0, 0.0)
-    return out
+    return _run(btyd_expr(net_lines(ibis.memtable(tx), cutoff), cutoff, time_unit))
 
 # %% ../nbs/02_features.ipynb
-def _most_frequent(tx: pd.DataFrame, col: str) -> pd.Series:
-    "Each customer's most frequent value of `col` (ties: the first in sort order)."
-    n = tx.groupby([CUSTOMER_ID, col], observed=True).size().reset_index(name='n')
-    return n.sort_values([CUSTOMER_ID, 'n', col], ascending=[True, False, True]).drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)[col]
+def _join(a: ibis.Table, b: ibis.Table, how: str = 'inner') -> ibis.Table:
+    "`a` joined to `b` on the customer, with `b`'s other columns."
+    j = a.join(b, a[CUSTOMER_ID] == b[CUSTOMER_ID], how=how)
+    return j.select(*[a[c] for c in a.columns], *[b[c] for c in b.columns if c != CUSTOMER_ID])
 
-def inter_purchase(tx: pd.DataFrame, # sale lines
-                   ipt_min_purchases: int = 3, # statistics need this many purchase days
-                  ) -> pd.DataFrame:
-    "Mean and standard deviation of the days between a customer's purchase days; NaN below `ipt_min_purchases` days."
-    days = tx[[CUSTOMER_ID]].assign(day=tx[INVOICE_DATE].dt.normalize()).drop_duplicates().sort_values([CUSTOMER_ID, 'day'])
-    gap = days.groupby(CUSTOMER_ID)['day'].diff().dt.days
-    ipt = gap.groupby(days[CUSTOMER_ID]).agg(['mean', 'std', 'count'])
-    enough = ipt['count'] + 1 >= ipt_min_purchases
-    return pd.DataFrame({'ipt_mean_days': ipt['mean'].where(enough), 'ipt_std_days': ipt['std'].where(enough)})
+def _most_frequent(t: ibis.Table, col: str) -> ibis.Table:
+    "Each customer's most frequent value of `col` (ties: the first in sort order)."
+    n = t.group_by([CUSTOMER_ID, col]).aggregate(n=it.count())
+    w = ibis.window(group_by=CUSTOMER_ID, order_by=[ibis.desc('n'), col])
+    return n.mutate(rank=ibis.row_number().over(w)).filter(it.rank == 0).select(CUSTOMER_ID, col)
+
+def _days_between(a, b) -> ibis.Expr:
+    "Days (with fractions) from timestamp `b` to timestamp `a`."
+    return (a.epoch_seconds() - b.epoch_seconds()).cast('float64') / 86400
+
+def inter_purchase_expr(net: ibis.Table, # sale lines
+                        ipt_min_purchases: int = 3, # statistics need this many purchase days
+                       ) -> ibis.Table:
+    "Mean and standard deviation of the days between a customer's purchase days; null below `ipt_min_purchases` days."
+    days = net.select(CUSTOMER_ID, day=_day(net[INVOICE_DATE])).distinct()
+    gaps = days.mutate(gap=(days.day - days.day.lag().over(ibis.window(group_by=CUSTOMER_ID, order_by='day'))).cast('float64'))
+    s = gaps.group_by(CUSTOMER_ID).aggregate(m=it.gap.mean(), sd=it.gap.std(how='sample'), days=it.count())
+    enough = s.days >= ipt_min_purchases
+    return s.select(CUSTOMER_ID, ipt_mean_days=ibis.ifelse(enough, s.m, ibis.null('float64')), ipt_std_days=ibis.ifelse(enough, s.sd, ibis.null('float64')))
+
+def inter_purchase(tx: pd.DataFrame, ipt_min_purchases: int = 3) -> pd.DataFrame:
+    "`inter_purchase_expr` of a frame of sale lines."
+    return _run(inter_purchase_expr(ibis.memtable(tx[[CUSTOMER_ID, INVOICE_DATE]]), ipt_min_purchases))
+
+def order_expr(net: ibis.Table, # net sale lines before the cutoff (`net_lines`)
+               cutoff: pd.Timestamp, # the cutoff
+               ipt_min_purchases: int = 3, # inter-purchase statistics need this many purchase days
+               extreme_quantile: float = 0.9999, # a line above this quantile of quantity or revenue (of all lines before the cutoff) is extreme
+              ) -> ibis.Table:
+    "RFM values, tenure, order and basket statistics, distinct products, country and inter-purchase times per customer."
+    qs = net.aggregate(qq=net[QUANTITY].quantile(extreme_quantile), qr=net[REVENUE].quantile(extreme_quantile))
+    lines = net.cross_join(qs).mutate(extreme=((it[QUANTITY] > it.qq) | (it[REVENUE] > it.qr)).cast('float64'))
+    orders = net.group_by([CUSTOMER_ID, INVOICE_NO]).aggregate(value=it[REVENUE].sum(), lines=it.count(), items=it[QUANTITY].sum())
+    o = orders.group_by(CUSTOMER_ID).aggregate(n_orders=it.count(), avg_order_value=it.value.mean(), median_order_value=it.value.median(),
+                                               max_order_value=it.value.max(), avg_lines_per_order=it.lines.mean(), avg_items_per_order=it['items'].mean())
+    g = lines.group_by(CUSTOMER_ID).aggregate(first=it[INVOICE_DATE].min(), last=it[INVOICE_DATE].max(), revenue_total=it[REVENUE].sum(),
+                                              n_products=it[STOCK_CODE].nunique(), share_extreme_lines=it.extreme.mean())
+    c = _at(cutoff)
+    g = g.mutate(recency_days=_days_between(c, g['last']), tenure_days=_days_between(c, g['first'])).drop('first', 'last')
+    out = _join(_join(_join(g, o), _most_frequent(net, COUNTRY)), inter_purchase_expr(net, ipt_min_purchases), 'left')
+    return out.mutate(recency_over_ipt=out.recency_days / out.ipt_mean_days)
 
 def order_features(tx: pd.DataFrame, # clean transactions
                    cutoff: pd.Timestamp, # nothing on or after it is seen
-                   ipt_min_purchases: int = 3, # inter-purchase statistics need this many purchase days
-                   extreme_quantile: float = 0.9999, # a line above this quantile of quantity or revenue (of all lines before the cutoff) is extreme
+                   ipt_min_purchases: int = 3, extreme_quantile: float = 0.9999,
                   ) -> pd.DataFrame:
-    "RFM values, tenure, order and basket statistics, distinct products, country and inter-purchase times, from the net sales before `cutoff`."
-    cutoff = pd.Timestamp(cutoff)
-    tx = net_sales(tx, cutoff)
-    extreme = (tx[QUANTITY] > tx[QUANTITY].quantile(extreme_quantile)) | (tx[REVENUE] > tx[REVENUE].quantile(extreme_quantile))
-    orders = tx.groupby([CUSTOMER_ID, INVOICE_NO]).agg(value=(REVENUE, 'sum'), lines=(REVENUE, 'size'), items=(QUANTITY, 'sum'))
-    g, o = tx.groupby(CUSTOMER_ID), orders.groupby(CUSTOMER_ID)
-    first, last = g[INVOICE_DATE].min(), g[INVOICE_DATE].max()
-    out = pd.DataFrame({'recency_days': (cutoff - last).dt.total_seconds() / 86400, 'tenure_days': (cutoff - first).dt.total_seconds() / 86400,
-                        'n_orders': o.size(), 'revenue_total': g[REVENUE].sum(),
-                        'avg_order_value': o.value.mean(), 'median_order_value': o.value.median(), 'max_order_value': o.value.max(),
-                        'avg_lines_per_order': o.lines.mean(), 'avg_items_per_order': o['items'].mean(),
-                        'n_products': g[STOCK_CODE].nunique(), 'share_extreme_lines': extreme.groupby(tx[CUSTOMER_ID]).mean(),
-                        COUNTRY: _most_frequent(tx, COUNTRY)})
-    out = out.join(inter_purchase(tx, ipt_min_purchases))
-    out['recency_over_ipt'] = out.recency_days / out.ipt_mean_days
-    return out
+    "`order_expr` of the net sales before `cutoff` of a frame."
+    return _run(order_expr(net_lines(ibis.memtable(tx), cutoff), cutoff, ipt_min_purchases, extreme_quantile))
 
 # %% ../nbs/02_features.ipynb
-def return_features(returns: pd.DataFrame, # returns table: every cancellation line and its `treatment`
-                    cutoff: pd.Timestamp, # nothing on or after it is seen
-                   ) -> pd.DataFrame:
+def return_expr(returns: ibis.Table, # returns table: every cancellation line and its `treatment`
+                cutoff: pd.Timestamp, # nothing on or after it is seen
+               ) -> ibis.Table:
     "Cancelled product lines (netted or not; reversals left out) and their value (positive £) per customer before `cutoff`."
-    r = before(returns, cutoff)
-    if 'treatment' in r: r = r[r.treatment != 'reversal']
-    return pd.DataFrame({'n_return_lines': r.groupby(CUSTOMER_ID).size(), 'returned_value': -r.groupby(CUSTOMER_ID)[REVENUE].sum()})
+    r = returns.filter(returns[INVOICE_DATE] < _at(cutoff))
+    if 'treatment' in r.columns: r = r.filter(r.treatment != 'reversal')
+    return r.group_by(CUSTOMER_ID).aggregate(n_return_lines=it.count(), returned_value=-it[REVENUE].sum())
 
-def targets(tx: pd.DataFrame, # clean transactions
-            cutoff: pd.Timestamp, # start of the target window
-            horizon_days: int, # length of the target window
+def return_features(returns: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    "`return_expr` of a frame."
+    return _run(return_expr(ibis.memtable(returns), cutoff))
+
+def targets_expr(tx: ibis.Table, # clean transactions
+                 cutoff: pd.Timestamp, # start of the target window
+                 horizon_days: int, # length of the target window
+                ) -> ibis.Table:
+    "Orders, purchase days and net revenue per customer in `[cutoff, cutoff + horizon_days)`, net of the cancellations made before the window ends."
+    cutoff = pd.Timestamp(cutoff)
+    w = net_lines(tx, cutoff + pd.Timedelta(days=horizon_days))
+    w = w.filter(w[INVOICE_DATE] >= _at(cutoff))
+    return w.group_by(CUSTOMER_ID).aggregate(target_orders=it[INVOICE_NO].nunique().cast('float64'),
+                                             target_purchase_days=_day(it[INVOICE_DATE]).nunique().cast('float64'), target_revenue=it[REVENUE].sum())
+
+def window_inside(cutoff: pd.Timestamp, horizon_days: int, data_end: pd.Timestamp) -> bool:
+    "Whether the data reach the end of the target window `[cutoff, cutoff + horizon_days)`."
+    return pd.Timestamp(cutoff) + pd.Timedelta(days=horizon_days) <= pd.Timestamp(data_end).normalize() + pd.Timedelta(days=1)
+
+def targets(tx: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int,
             data_end: pd.Timestamp, # last instant the data cover
            ) -> pd.DataFrame | None:
-    "Orders, purchase days, net revenue and whether the customer bought, in `[cutoff, cutoff + horizon_days)`; None if the data stop earlier."
-    cutoff = pd.Timestamp(cutoff); stop = cutoff + pd.Timedelta(days=horizon_days)
-    if stop > pd.Timestamp(data_end).normalize() + pd.Timedelta(days=1): return None
-    w = net_sales(tx, stop)
-    w = w[w[INVOICE_DATE] >= cutoff]
-    g = w.assign(day=w[INVOICE_DATE].dt.normalize()).groupby(CUSTOMER_ID)
-    return pd.DataFrame({'target_orders': g[INVOICE_NO].nunique(), 'target_purchase_days': g['day'].nunique(),
-                         'target_revenue': g[REVENUE].sum()})
+    "`targets_expr` of a frame; None if the data stop before the window ends."
+    return _run(targets_expr(ibis.memtable(tx), cutoff, horizon_days)) if window_inside(cutoff, horizon_days, data_end) else None
 
 # %% ../nbs/02_features.ipynb
 ACTIVITY = ['purchase_days_30d', 'revenue_30d', 'purchase_days_90d', 'revenue_90d', 'purchase_days_last_year', 'revenue_last_year']
 
+def activity_windows(cutoff: pd.Timestamp, horizon_days: int = 90) -> dict:
+    "The windows `[lo, hi)`: the last 30 and 90 days before `cutoff`, and last year's season (the target window a year earlier, stopped at the cutoff)."
+    cutoff = pd.Timestamp(cutoff); ly = cutoff - pd.Timedelta(days=365)
+    return {'30d': (cutoff - pd.Timedelta(days=30), cutoff), '90d': (cutoff - pd.Timedelta(days=90), cutoff),
+            'last_year': (ly, min(ly + pd.Timedelta(days=horizon_days), cutoff))}
+
+def activity_expr(net: ibis.Table, # net sale lines before the cutoff (`net_lines`)
+                  cutoff: pd.Timestamp, # the cutoff
+                  horizon_days: int = 90, # length of last year's window
+                  data_start: pd.Timestamp | None = None, # first day the data cover (None: unknown, so last year's season is unknown)
+                 ) -> ibis.Table:
+    "Purchase days and revenue per customer in each activity window: 0 where the customer did not buy, null where the data start after the window does."
+    aggs = {}
+    for k, (lo, hi) in activity_windows(cutoff, horizon_days).items():
+        inside = (net[INVOICE_DATE] >= _at(lo)) & (net[INVOICE_DATE] < _at(hi))
+        if data_start is not None and pd.Timestamp(data_start).normalize() <= lo:
+            aggs[f'purchase_days_{k}'] = _day(net[INVOICE_DATE]).nunique(where=inside).cast('float64')
+            aggs[f'revenue_{k}'] = net[REVENUE].sum(where=inside).fill_null(0).cast('float64')
+        else: aggs[f'purchase_days_{k}'] = aggs[f'revenue_{k}'] = ibis.null('float64')
+    return net.group_by(CUSTOMER_ID).aggregate(**{k: aggs[k] for k in ACTIVITY})
+
 def activity_features(tx: pd.DataFrame, # clean transactions
-                      cutoff: pd.Timestamp, # nothing on or after it is seen
-                      horizon_days: int = 90, # length of last year's window (the target window, one year earlier)
+                      cutoff: pd.Timestamp, horizon_days: int = 90,
                       data_start: pd.Timestamp | None = None, # first day the data cover (default: the day of the first line of `tx`)
                      ) -> pd.DataFrame:
-    "Purchase days and revenue per customer in the last 30 and 90 days before `cutoff` and in last year's season; NaN where the data start after a window does."
-    cutoff = pd.Timestamp(cutoff)
-    start = (tx[INVOICE_DATE].min() if data_start is None else pd.Timestamp(data_start)).normalize()
-    tx = net_sales(tx, cutoff)
-    ly = cutoff - pd.Timedelta(days=365)
-    windows = {'30d': (cutoff - pd.Timedelta(days=30), cutoff), '90d': (cutoff - pd.Timedelta(days=90), cutoff),
-               'last_year': (ly, min(ly + pd.Timedelta(days=horizon_days), cutoff))}
-    out = pd.DataFrame(index=pd.Index(tx[CUSTOMER_ID].unique(), name=CUSTOMER_ID))
-    for k, (lo, hi) in windows.items():
-        w = tx[(tx[INVOICE_DATE] >= lo) & (tx[INVOICE_DATE] < hi)]
-        g = w.assign(_day=w[INVOICE_DATE].dt.normalize()).groupby(CUSTOMER_ID)
-        known = start <= lo
-        out[f'purchase_days_{k}'] = g._day.nunique().reindex(out.index, fill_value=0).astype(float) if known else np.nan
-        out[f'revenue_{k}'] = g[REVENUE].sum().reindex(out.index, fill_value=0.0).astype(float) if known else np.nan
-    return out[ACTIVITY].sort_index()
+    "`activity_expr` of the net sales before `cutoff` of a frame."
+    start = tx[INVOICE_DATE].min() if data_start is None else data_start
+    return _run(activity_expr(net_lines(ibis.memtable(tx), cutoff), cutoff, horizon_days, start))[ACTIVITY]
 
 # %% ../nbs/02_features.ipynb
 FEATURES = ['frequency', 'recency', 'T', 'monetary_value', 'recency_days', 'tenure_days', 'n_orders', 'revenue_total',
             'avg_order_value', 'median_order_value', 'max_order_value', 'avg_lines_per_order', 'avg_items_per_order', 'n_products',
             'share_extreme_lines', COUNTRY, 'ipt_mean_days', 'ipt_std_days', 'recency_over_ipt', 'n_return_lines', 'returned_value', 'return_rate', *ACTIVITY]
 TARGETS = ['target_orders', 'target_purchase_days', 'target_revenue', 'target_bought']
+DTYPES = {**{f: 'float64' for f in FEATURES + TARGETS}, CUSTOMER_ID: 'int64', 'n_orders': 'int64', 'n_products': 'int64',
+          'n_return_lines': 'int64', 'horizon_days': 'int64', COUNTRY: 'string'}
 
-def customer_features(tx: pd.DataFrame, # clean transactions
-                      returns: pd.DataFrame, # returns table
-                      cutoff: pd.Timestamp, # nothing on or after it is seen by a feature
-                      horizon_days: int = 90, # target window length
-                      time_unit: str = 'D', # BTYD period
+def customer_features_expr(tx: ibis.Table, # clean transactions
+                           returns: ibis.Table, # returns table
+                           cutoff: pd.Timestamp, # nothing on or after it is seen by a feature
+                           horizon_days: int = 90, # target window length
+                           time_unit: str = 'D', # BTYD period
+                           ipt_min_purchases: int = 3,
+                           data_end: pd.Timestamp | None = None, # end of the data (None: unknown, so no targets)
+                           data_start: pd.Timestamp | None = None, # start of the data (None: unknown, so last year's season is unknown)
+                           extreme_quantile: float = 0.9999,
+                          ) -> ibis.Table:
+    "One row per customer with a net purchase before `cutoff`: features, and targets where the data reach the window's end (else null)."
+    cutoff = pd.Timestamp(cutoff)
+    net = net_lines(tx, cutoff)
+    f = _join(btyd_expr(net, cutoff, time_unit), order_expr(net, cutoff, ipt_min_purchases, extreme_quantile))
+    f = _join(_join(f, return_expr(returns, cutoff), 'left'), activity_expr(net, cutoff, horizon_days, data_start), 'left')
+    f = f.mutate(n_return_lines=f.n_return_lines.fill_null(0).cast('int64'), returned_value=f.returned_value.fill_null(0.0).cast('float64'))
+    f = f.mutate(return_rate=f.returned_value / (f.revenue_total + f.returned_value))     # share of what was ordered that was cancelled
+    if data_end is not None and window_inside(cutoff, horizon_days, data_end):
+        f = _join(f, targets_expr(tx, cutoff, horizon_days), 'left')
+        f = f.mutate(**{c: f[c].fill_null(0.0) for c in TARGETS[:3]})
+        f = f.mutate(target_bought=(f.target_orders > 0).cast('float64'))
+    else: f = f.mutate(**{c: ibis.null('float64') for c in TARGETS})
+    return f.select(CUSTOMER_ID, _at(cutoff).name(CUTOFF), *FEATURES, ibis.literal(int(horizon_days), 'int64').name('horizon_days'), *TARGETS)
+
+def _typed(out: pd.DataFrame) -> pd.DataFrame:
+    "The store's column types, sorted by cutoff and customer."
+    out[CUTOFF] = out[CUTOFF].astype('datetime64[ns]')
+    return out.astype(DTYPES).sort_values([CUTOFF, CUSTOMER_ID], ignore_index=True)
+
+def customer_features(tx: pd.DataFrame, returns: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int = 90, time_unit: str = 'D',
                       ipt_min_purchases: int = 3,
                       data_end: pd.Timestamp | None = None, # end of the data (default: last line of `tx`)
                       data_start: pd.Timestamp | None = None, # start of the data (default: first line of `tx`)
                       extreme_quantile: float = 0.9999,
                      ) -> pd.DataFrame:
-    "One row per customer with a purchase before `cutoff`: features, and targets where the data reach the window's end."
-    cutoff = pd.Timestamp(cutoff)
-    f = btyd_summary(tx, cutoff, time_unit).join(order_features(tx, cutoff, ipt_min_purchases, extreme_quantile)).join(return_features(returns, cutoff))
-    f[['n_return_lines', 'returned_value']] = f[['n_return_lines', 'returned_value']].fillna(0)
-    f['n_return_lines'] = f.n_return_lines.astype('int64')
-    f['return_rate'] = f.returned_value / (f.revenue_total + f.returned_value)     # share of what was ordered that was cancelled
-    f = f.join(activity_features(tx, cutoff, horizon_days, data_start))
-    t = targets(tx, cutoff, horizon_days, tx[INVOICE_DATE].max() if data_end is None else data_end)
-    if t is None: f[TARGETS] = np.nan
-    else:
-        f = f.join(t)
-        f[['target_orders', 'target_purchase_days', 'target_revenue']] = f[['target_orders', 'target_purchase_days', 'target_revenue']].fillna(0)
-        f['target_bought'] = (f.target_orders > 0).astype(float)
-    f = f.reset_index(names=CUSTOMER_ID)
-    f.insert(1, CUTOFF, cutoff)
-    f['horizon_days'] = horizon_days
-    return f[[CUSTOMER_ID, CUTOFF, *FEATURES, 'horizon_days', *TARGETS]]
+    "`customer_features_expr` of frames."
+    start, end = (tx[INVOICE_DATE].min() if data_start is None else data_start), (tx[INVOICE_DATE].max() if data_end is None else data_end)
+    e = customer_features_expr(ibis.memtable(tx), ibis.memtable(returns), cutoff, horizon_days, time_unit, ipt_min_purchases, end, start, extreme_quantile)
+    return _typed(_run(e, None))
 
-def feature_store(tx: pd.DataFrame, returns: pd.DataFrame, cutoffs: list, horizon_days: int = 90, time_unit: str = 'D',
-                  ipt_min_purchases: int = 3, extreme_quantile: float = 0.9999) -> pd.DataFrame:
-    "`customer_features` at every cutoff, stacked: the feature store keyed by (customer_id, cutoff)."
-    start, end = tx[INVOICE_DATE].min(), tx[INVOICE_DATE].max()
-    return pd.concat([customer_features(tx, returns, c, horizon_days, time_unit, ipt_min_purchases, data_end=end, data_start=start,
-                                        extreme_quantile=extreme_quantile) for c in cutoffs], ignore_index=True)
+def feature_store_expr(tx: ibis.Table, returns: ibis.Table, cutoffs: list, horizon_days: int = 90, time_unit: str = 'D', ipt_min_purchases: int = 3,
+                       extreme_quantile: float = 0.9999, data_start: pd.Timestamp | None = None, data_end: pd.Timestamp | None = None) -> ibis.Table:
+    "The feature store as one expression: `customer_features_expr` at every cutoff, stacked."
+    parts = [customer_features_expr(tx, returns, c, horizon_days, time_unit, ipt_min_purchases, data_end, data_start, extreme_quantile) for c in cutoffs]
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+def feature_store(tx, # clean transactions: a frame or a Parquet file
+                  returns, # returns table: a frame or a Parquet file
+                  cutoffs: list, horizon_days: int = 90, time_unit: str = 'D', ipt_min_purchases: int = 3, extreme_quantile: float = 0.9999,
+                  engine: str = 'duckdb', # duckdb or pyspark (`features.engine`)
+                  con: ibis.BaseBackend | None = None, # a connection from `connect` (default: a new one of `engine`)
+                 ) -> pd.DataFrame:
+    "The feature store keyed by (customer_id, cutoff), computed by `engine`; sorted by cutoff and customer."
+    con = con or connect(engine)
+    t, r = engine_table(con, tx, 'ecomml_transactions'), engine_table(con, returns, 'ecomml_returns')
+    start, end = data_span(t)
+    return _typed(feature_store_expr(t, r, cutoffs, horizon_days, time_unit, ipt_min_purchases, extreme_quantile, start, end).to_pyarrow().to_pandas())
+
+def feature_store_to_parquet(tx, returns, # clean transactions and returns: frames or Parquet files
+                             out: Path, # where the store goes: a Parquet file (DuckDB) or a folder of Parquet parts (Spark)
+                             cutoffs: list, horizon_days: int = 90, time_unit: str = 'D', ipt_min_purchases: int = 3, extreme_quantile: float = 0.9999,
+                             engine: str = 'duckdb', con: ibis.BaseBackend | None = None) -> int:
+    "The feature store written by the engine itself, never collected into this process (for logs whose store does not fit in memory); its row count."
+    import pyarrow.dataset as ds
+    con = con or connect(engine)
+    t, r = engine_table(con, tx, 'ecomml_transactions'), engine_table(con, returns, 'ecomml_returns')
+    start, end = data_span(t)
+    con.to_parquet(feature_store_expr(t, r, cutoffs, horizon_days, time_unit, ipt_min_purchases, extreme_quantile, start, end), str(out))
+    return ds.dataset(str(out), format='parquet').count_rows()
 
 # %% ../nbs/02_features.ipynb
 FEATURE_WORDS = {   # name: (words, kind of value)

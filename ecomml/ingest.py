@@ -78,23 +78,29 @@ def match_cancellations(sales: pd.DataFrame, # sale lines (with `line_id`)
                         cancels: pd.DataFrame, # product cancellation lines (negative quantity, with `line_id`)
                        ) -> pd.DataFrame:
     "Pairs (cancel_line, sale_line, quantity): each cancellation, in time order, undoes the latest sales of the same customer and product at or before its time, same unit price first, up to what is left of them."
-    key, cols = [CUSTOMER_ID, STOCK_CODE], [INVOICE_DATE, LINE_ID, QUANTITY, UNIT_PRICE]
-    c = cancels[cancels[QUANTITY] < 0].sort_values([INVOICE_DATE, LINE_ID])
-    s = sales.sort_values([INVOICE_DATE, LINE_ID])
-    s = s[pd.MultiIndex.from_frame(s[key]).isin(pd.MultiIndex.from_frame(c[key]))]
-    groups, out = {k: g[cols].to_numpy(object) for k, g in s.groupby(key, sort=False)}, []
-    for k, cg in c.groupby(key, sort=False):
-        g = groups.get(k)
-        if g is None: continue
-        when, ids, left, price = g[:, 0], g[:, 1], g[:, 2].astype(np.int64), g[:, 3].astype(float)
-        for cd, cid, cq, cp in cg[cols].itertuples(index=False):
-            need, last = -int(cq), int(np.searchsorted(when.astype('datetime64[ns]'), np.datetime64(cd), side='right')) - 1
-            for same_price in (True, False):
-                for i in range(last, -1, -1):
-                    if need == 0: break
-                    if left[i] == 0 or (price[i] == cp) != same_price: continue
-                    take = min(need, left[i]); left[i] -= take; need -= take
-                    out.append((int(cid), int(ids[i]), int(take)))
+    key = [CUSTOMER_ID, STOCK_CODE]
+    c = cancels[(cancels[QUANTITY] < 0) & cancels[key].notna().all(axis=1)].sort_values([INVOICE_DATE, LINE_ID])
+    s = sales[sales[key].notna().all(axis=1)].sort_values([INVOICE_DATE, LINE_ID])
+    # one number per (customer, product), numbered in the order the cancellations first name them
+    codes = pd.MultiIndex.from_frame(pd.concat([c[key], s[key]], ignore_index=True)).factorize()[0]
+    cc, sc = codes[:len(c)], codes[len(c):]
+    so = np.argsort(sc, kind='stable'); sc = sc[so]                         # sales by product of a customer, then time
+    when, ids = s[INVOICE_DATE].to_numpy()[so], s[LINE_ID].to_numpy()[so].tolist()
+    left, price = s[QUANTITY].to_numpy()[so].astype(np.int64).tolist(), s[UNIT_PRICE].to_numpy()[so].tolist()
+    co = np.argsort(cc, kind='stable')                                      # cancellations by product of a customer, then time
+    lo_all, hi_all = np.searchsorted(sc, cc[co], 'left'), np.searchsorted(sc, cc[co], 'right')
+    cw, cid, cq, cp = c[INVOICE_DATE].to_numpy()[co], c[LINE_ID].to_numpy()[co].tolist(), c[QUANTITY].to_numpy()[co].tolist(), c[UNIT_PRICE].to_numpy()[co].tolist()
+    out = []
+    for j in range(len(co)):
+        lo, hi = int(lo_all[j]), int(hi_all[j])
+        if lo == hi: continue
+        need, last = -int(cq[j]), lo + int(np.searchsorted(when[lo:hi], cw[j], side='right')) - 1
+        for same_price in (True, False):
+            for i in range(last, lo - 1, -1):
+                if need == 0: break
+                if left[i] == 0 or (price[i] == cp[j]) != same_price: continue
+                take = min(need, left[i]); left[i] -= take; need -= take
+                out.append((int(cid[j]), int(ids[i]), int(take)))
     return pd.DataFrame(out, columns=['cancel_line', 'sale_line', QUANTITY], dtype='int64')
 
 # %% ../nbs/01_ingest.ipynb

@@ -97,6 +97,7 @@ class Synthetic(_Section):
 class Features(_Section):
     ipt_min_purchases: Annotated[int, Field(ge=2)]
     extreme_quantile: Annotated[float, Field(ge=0.5, lt=1)]
+    engine: Literal['duckdb', 'pyspark']
 
 class Clv(_Section):
     models: Annotated[list[Literal['bgnbd', 'pareto_nbd', 'mbgnbd']], Field(min_length=1)]

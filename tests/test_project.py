@@ -44,8 +44,14 @@ def test_stage_deps_and_outs(stage):
     assert f'nbs/{nb.name}' in deps
     ran = '\n'.join(c.source for c in pipeline_cells(nbformat.read(nb, as_version=4)).cells if c.cell_type == 'code')   # what the stage runs: not the tests
     mods = set(re.findall(r'from ecomml\.(\w+) import|import ecomml\.(\w+)', ran))
-    for m in {a or b for a, b in mods} | {nbformat.read(nb, as_version=4).cells[0].source.split()[-1]}:
-        assert f'ecomml/{m}.py' in deps, f'{stage} imports ecomml.{m} but does not depend on it'
+    todo, seen = {a or b for a, b in mods} | {nbformat.read(nb, as_version=4).cells[0].source.split()[-1]}, set()
+    while todo:                     # and what those modules import, in turn
+        m = todo.pop(); seen.add(m)
+        todo |= set(re.findall(r'^from \.(\w+) import', (ROOT/'ecomml'/f'{m}.py').read_text(), re.M)) - seen
+    for m in seen:
+        assert f'ecomml/{m}.py' in deps, f'{stage} imports ecomml.{m} (directly or through another module) but does not depend on it'
+    unused = {d for d in deps if d.startswith('ecomml/')} - {f'ecomml/{m}.py' for m in seen}
+    assert not unused, f'{stage} depends on modules it does not import: {sorted(unused)} (a change to them reruns the stage for nothing)'
     outs = set(spec['outs'])
     assert {f'reports/{nb.stem}.ipynb', f'reports/{nb.stem}.html'} <= outs
     assert spec['metrics'] == [{f'reports/metrics/{stage}.json': {'cache': False}}]
