@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import ibis
+import pyarrow as pa
 from ibis import _ as it          # `it.col`: a column of the table at hand (`_` is IPython's last output)
 
 from .core import *
@@ -16,11 +17,11 @@ from .ingest import net_sales
 
 # %% auto 0
 __all__ = ['ENGINES', 'ACTIVITY', 'FEATURES', 'TARGETS', 'DTYPES', 'FEATURE_WORDS', 'connect', 'engine_table', 'data_span',
-           'net_lines', 'before', 'btyd_expr', 'btyd_summary', 'inter_purchase_expr', 'inter_purchase', 'order_expr',
-           'order_features', 'return_expr', 'return_features', 'targets_expr', 'window_inside', 'targets',
-           'activity_windows', 'activity_expr', 'activity_features', 'customer_features_expr', 'customer_features',
-           'feature_store_expr', 'feature_store', 'feature_store_to_parquet', 'feature_phrase', 'coverage',
-           'coverage_problems', 'check_cutoffs']
+           'net_lines', 'before', 'line_parts', 'btyd_expr', 'btyd_summary', 'extreme_thresholds', 'order_parts',
+           'product_counts', 'inter_purchase_expr', 'inter_purchase', 'order_expr', 'order_features', 'return_expr',
+           'return_features', 'targets_expr', 'window_inside', 'targets', 'activity_windows', 'activity_expr',
+           'activity_features', 'customer_features_expr', 'customer_features', 'feature_store_expr', 'feature_store',
+           'feature_store_to_parquet', 'feature_phrase', 'coverage', 'coverage_problems', 'check_cutoffs']
 
 # %% ../nbs/02_features.ipynb
 ENGINES = ('duckdb', 'pyspark')
@@ -71,11 +72,9 @@ def data_span(tx: ibis.Table) -> tuple[pd.Timestamp, pd.Timestamp]:
     r = tx.aggregate(lo=tx[INVOICE_DATE].min(), hi=tx[INVOICE_DATE].max()).to_pyarrow().to_pylist()[0]
     return pd.Timestamp(r['lo']), pd.Timestamp(r['hi'])
 
-_LOCAL = {}
 def _run(expr: ibis.Table, index: str | None = CUSTOMER_ID) -> pd.DataFrame:
-    "Execute `expr` (built on in-memory frames) on a DuckDB of this process; a frame indexed and sorted by `index`."
-    if 'con' not in _LOCAL: _LOCAL['con'] = connect('duckdb')
-    out = _LOCAL['con'].to_pyarrow(expr).to_pandas()
+    "Execute `expr` (built on in-memory frames) on Ibis's default backend, a DuckDB of this process; a frame indexed and sorted by `index`."
+    out = expr.to_pyarrow().to_pandas()
     return out.set_index(index).sort_index() if index else out
 
 def _at(x) -> ibis.Expr:
@@ -103,7 +102,8 @@ def net_lines(tx: ibis.Table, # transactions: sale lines and netting lines (`kin
     sale = t.filter(t.kind == 'sale')
     j = sale.left_join(undo, sale[LINE_ID] == undo.cancelled)
     q = (j[QUANTITY] + j.undone.fill_null(0)).name(QUANTITY)
-    return j.select(*[c for c in sale.columns if c not in (QUANTITY, REVENUE)], q, (q * j[UNIT_PRICE]).name(REVENUE)).filter(it[QUANTITY] > 0)
+    keep = [c for c in (CUSTOMER_ID, INVOICE_NO, STOCK_CODE, INVOICE_DATE, UNIT_PRICE, COUNTRY) if c in sale.columns]   # what the features read
+    return j.select(*[j[c] for c in keep], q, (q * j[UNIT_PRICE]).name(REVENUE)).filter(it[QUANTITY] > 0)
 
 # %% ../nbs/02_features.ipynb
 def before(tx: pd.DataFrame, # any table with an `invoice_date`
@@ -112,12 +112,16 @@ def before(tx: pd.DataFrame, # any table with an `invoice_date`
     "The rows strictly before `cutoff`."
     return tx[tx[INVOICE_DATE] < pd.Timestamp(cutoff)]
 
-def btyd_expr(net: ibis.Table, # net sale lines before the cutoff (`net_lines`)
+def line_parts(net: ibis.Table) -> ibis.Table:
+    "Sale lines as roll-up rows (`customer_id`, `invoice_date`, `value`): what the BTYD summary, the gaps and the activity windows read."
+    return net.select(CUSTOMER_ID, INVOICE_DATE, value=net[REVENUE])
+
+def btyd_expr(parts: ibis.Table, # roll-up rows before the cutoff: `customer_id`, `invoice_date`, `value` (`order_parts` or `line_parts`)
               cutoff: pd.Timestamp, # the cutoff
               time_unit: str = 'D', # period of the summary: D, W or M
              ) -> ibis.Table:
     "frequency, recency, T and monetary_value per customer."
-    by = net.group_by([CUSTOMER_ID, _period(net[INVOICE_DATE], time_unit).name('period')]).aggregate(rev=it[REVENUE].sum())
+    by = parts.group_by([CUSTOMER_ID, _period(parts[INVOICE_DATE], time_unit).name('period')]).aggregate(rev=it.value.sum())
     end = _period(_at(pd.Timestamp(cutoff) - pd.Timedelta(days=1)), time_unit)
     g = by.group_by(CUSTOMER_ID).aggregate(first=it.period.min(), last=it.period.max(), n=it.count(), total=it.rev.sum(), first_rev=it.rev.argmin(it.period))
     f = (g.n - 1).cast('float64')
@@ -129,7 +133,7 @@ def btyd_summary(tx: pd.DataFrame, # clean transactions
                  time_unit: str = 'D', # period of the summary: D, W or M
                 ) -> pd.DataFrame:
     "frequency, recency, T and monetary_value per customer, from the net sales before `cutoff`."
-    return _run(btyd_expr(net_lines(ibis.memtable(tx), cutoff), cutoff, time_unit))
+    return _run(btyd_expr(line_parts(net_lines(ibis.memtable(tx), cutoff)), cutoff, time_unit))
 
 # %% ../nbs/02_features.ipynb
 def _join(a: ibis.Table, b: ibis.Table, how: str = 'inner') -> ibis.Table:
@@ -137,21 +141,41 @@ def _join(a: ibis.Table, b: ibis.Table, how: str = 'inner') -> ibis.Table:
     j = a.join(b, a[CUSTOMER_ID] == b[CUSTOMER_ID], how=how)
     return j.select(*[a[c] for c in a.columns], *[b[c] for c in b.columns if c != CUSTOMER_ID])
 
-def _most_frequent(t: ibis.Table, col: str) -> ibis.Table:
-    "Each customer's most frequent value of `col` (ties: the first in sort order)."
-    n = t.group_by([CUSTOMER_ID, col]).aggregate(n=it.count())
-    w = ibis.window(group_by=CUSTOMER_ID, order_by=[ibis.desc('n'), col])
-    return n.mutate(rank=ibis.row_number().over(w)).filter(it.rank == 0).select(CUSTOMER_ID, col)
-
 def _days_between(a, b) -> ibis.Expr:
     "Days (with fractions) from timestamp `b` to timestamp `a`."
     return (a.epoch_seconds() - b.epoch_seconds()).cast('float64') / 86400
 
-def inter_purchase_expr(net: ibis.Table, # sale lines
+def extreme_thresholds(net: ibis.Table, # net sale lines before the cutoff (`net_lines`)
+                       extreme_quantile: float = 0.9999, # a line above this quantile of quantity or revenue (of all lines before the cutoff) is extreme
+                      ) -> tuple[float, float]:
+    "The quantity and the revenue above which a line is extreme (exact quantiles, linear interpolation as pandas): a query of its own."
+    r = net.aggregate(qq=net[QUANTITY].quantile(extreme_quantile), qr=net[REVENUE].quantile(extreme_quantile)).to_pyarrow().to_pylist()[0]
+    return (float('inf') if r['qq'] is None else float(r['qq'])), (float('inf') if r['qr'] is None else float(r['qr']))
+
+def order_parts(net: ibis.Table, # net sale lines before the cutoff (`net_lines`)
+                thresholds: tuple[float, float], # quantity and revenue above which a line is extreme (`extreme_thresholds`)
+               ) -> ibis.Table:
+    "The lines rolled up to one row per customer, invoice, invoice time and country: value, lines, units and extreme lines. Every feature but distinct products reads this, not the lines."
+    qq, qr = (ibis.literal(v, 'float64') for v in thresholds)
+    lines = net.mutate(extreme=((net[QUANTITY] > qq) | (net[REVENUE] > qr)).cast('int64'))
+    return lines.group_by([CUSTOMER_ID, INVOICE_NO, INVOICE_DATE, COUNTRY]).aggregate(
+        value=it[REVENUE].sum(), lines=it.count(), items=it[QUANTITY].sum(), extreme=it.extreme.sum())
+
+def product_counts(net: ibis.Table) -> ibis.Table:
+    "Distinct products bought per customer."
+    return net.select(CUSTOMER_ID, STOCK_CODE).distinct().group_by(CUSTOMER_ID).aggregate(n_products=it.count())
+
+def _most_frequent(parts: ibis.Table, col: str) -> ibis.Table:
+    "Each customer's most frequent value of `col` by lines (ties: the first in sort order)."
+    n = parts.group_by([CUSTOMER_ID, col]).aggregate(n=it.lines.sum())
+    w = ibis.window(group_by=CUSTOMER_ID, order_by=[ibis.desc('n'), col])
+    return n.mutate(rank=ibis.row_number().over(w)).filter(it.rank == 0).select(CUSTOMER_ID, col)
+
+def inter_purchase_expr(parts: ibis.Table, # roll-up rows (`order_parts` or `line_parts`) or sale lines: `customer_id`, `invoice_date`
                         ipt_min_purchases: int = 3, # statistics need this many purchase days
                        ) -> ibis.Table:
     "Mean and standard deviation of the days between a customer's purchase days; null below `ipt_min_purchases` days."
-    days = net.select(CUSTOMER_ID, day=_day(net[INVOICE_DATE])).distinct()
+    days = parts.select(CUSTOMER_ID, day=_day(parts[INVOICE_DATE])).distinct()
     gaps = days.mutate(gap=(days.day - days.day.lag().over(ibis.window(group_by=CUSTOMER_ID, order_by='day'))).cast('float64'))
     s = gaps.group_by(CUSTOMER_ID).aggregate(m=it.gap.mean(), sd=it.gap.std(how='sample'), days=it.count())
     enough = s.days >= ipt_min_purchases
@@ -161,22 +185,21 @@ def inter_purchase(tx: pd.DataFrame, ipt_min_purchases: int = 3) -> pd.DataFrame
     "`inter_purchase_expr` of a frame of sale lines."
     return _run(inter_purchase_expr(ibis.memtable(tx[[CUSTOMER_ID, INVOICE_DATE]]), ipt_min_purchases))
 
-def order_expr(net: ibis.Table, # net sale lines before the cutoff (`net_lines`)
+def order_expr(parts: ibis.Table, # `order_parts` of the net sale lines before the cutoff
+               products: ibis.Table, # `product_counts` of them
                cutoff: pd.Timestamp, # the cutoff
                ipt_min_purchases: int = 3, # inter-purchase statistics need this many purchase days
-               extreme_quantile: float = 0.9999, # a line above this quantile of quantity or revenue (of all lines before the cutoff) is extreme
               ) -> ibis.Table:
     "RFM values, tenure, order and basket statistics, distinct products, country and inter-purchase times per customer."
-    qs = net.aggregate(qq=net[QUANTITY].quantile(extreme_quantile), qr=net[REVENUE].quantile(extreme_quantile))
-    lines = net.cross_join(qs).mutate(extreme=((it[QUANTITY] > it.qq) | (it[REVENUE] > it.qr)).cast('float64'))
-    orders = net.group_by([CUSTOMER_ID, INVOICE_NO]).aggregate(value=it[REVENUE].sum(), lines=it.count(), items=it[QUANTITY].sum())
+    orders = parts.group_by([CUSTOMER_ID, INVOICE_NO]).aggregate(value=it.value.sum(), lines=it.lines.sum(), items=it['items'].sum())
     o = orders.group_by(CUSTOMER_ID).aggregate(n_orders=it.count(), avg_order_value=it.value.mean(), median_order_value=it.value.median(),
                                                max_order_value=it.value.max(), avg_lines_per_order=it.lines.mean(), avg_items_per_order=it['items'].mean())
-    g = lines.group_by(CUSTOMER_ID).aggregate(first=it[INVOICE_DATE].min(), last=it[INVOICE_DATE].max(), revenue_total=it[REVENUE].sum(),
-                                              n_products=it[STOCK_CODE].nunique(), share_extreme_lines=it.extreme.mean())
+    g = parts.group_by(CUSTOMER_ID).aggregate(first=it[INVOICE_DATE].min(), last=it[INVOICE_DATE].max(), revenue_total=it.value.sum(),
+                                              extreme=it.extreme.sum(), lines=it.lines.sum())
     c = _at(cutoff)
-    g = g.mutate(recency_days=_days_between(c, g['last']), tenure_days=_days_between(c, g['first'])).drop('first', 'last')
-    out = _join(_join(_join(g, o), _most_frequent(net, COUNTRY)), inter_purchase_expr(net, ipt_min_purchases), 'left')
+    g = g.select(CUSTOMER_ID, 'revenue_total', recency_days=_days_between(c, g['last']), tenure_days=_days_between(c, g['first']),
+                 share_extreme_lines=g.extreme.cast('float64') / g.lines)
+    out = _join(_join(_join(_join(g, o), products), _most_frequent(parts, COUNTRY)), inter_purchase_expr(parts, ipt_min_purchases), 'left')
     return out.mutate(recency_over_ipt=out.recency_days / out.ipt_mean_days)
 
 def order_features(tx: pd.DataFrame, # clean transactions
@@ -184,7 +207,8 @@ def order_features(tx: pd.DataFrame, # clean transactions
                    ipt_min_purchases: int = 3, extreme_quantile: float = 0.9999,
                   ) -> pd.DataFrame:
     "`order_expr` of the net sales before `cutoff` of a frame."
-    return _run(order_expr(net_lines(ibis.memtable(tx), cutoff), cutoff, ipt_min_purchases, extreme_quantile))
+    net = net_lines(ibis.memtable(tx), cutoff)
+    return _run(order_expr(order_parts(net, extreme_thresholds(net, extreme_quantile)), product_counts(net), cutoff, ipt_min_purchases))
 
 # %% ../nbs/02_features.ipynb
 def return_expr(returns: ibis.Table, # returns table: every cancellation line and its `treatment`
@@ -229,7 +253,7 @@ def activity_windows(cutoff: pd.Timestamp, horizon_days: int = 90) -> dict:
     return {'30d': (cutoff - pd.Timedelta(days=30), cutoff), '90d': (cutoff - pd.Timedelta(days=90), cutoff),
             'last_year': (ly, min(ly + pd.Timedelta(days=horizon_days), cutoff))}
 
-def activity_expr(net: ibis.Table, # net sale lines before the cutoff (`net_lines`)
+def activity_expr(parts: ibis.Table, # roll-up rows before the cutoff (`order_parts` or `line_parts`)
                   cutoff: pd.Timestamp, # the cutoff
                   horizon_days: int = 90, # length of last year's window
                   data_start: pd.Timestamp | None = None, # first day the data cover (None: unknown, so last year's season is unknown)
@@ -237,12 +261,12 @@ def activity_expr(net: ibis.Table, # net sale lines before the cutoff (`net_line
     "Purchase days and revenue per customer in each activity window: 0 where the customer did not buy, null where the data start after the window does."
     aggs = {}
     for k, (lo, hi) in activity_windows(cutoff, horizon_days).items():
-        inside = (net[INVOICE_DATE] >= _at(lo)) & (net[INVOICE_DATE] < _at(hi))
+        inside = (parts[INVOICE_DATE] >= _at(lo)) & (parts[INVOICE_DATE] < _at(hi))
         if data_start is not None and pd.Timestamp(data_start).normalize() <= lo:
-            aggs[f'purchase_days_{k}'] = _day(net[INVOICE_DATE]).nunique(where=inside).cast('float64')
-            aggs[f'revenue_{k}'] = net[REVENUE].sum(where=inside).fill_null(0).cast('float64')
+            aggs[f'purchase_days_{k}'] = _day(parts[INVOICE_DATE]).nunique(where=inside).cast('float64')
+            aggs[f'revenue_{k}'] = parts.value.sum(where=inside).fill_null(0).cast('float64')
         else: aggs[f'purchase_days_{k}'] = aggs[f'revenue_{k}'] = ibis.null('float64')
-    return net.group_by(CUSTOMER_ID).aggregate(**{k: aggs[k] for k in ACTIVITY})
+    return parts.group_by(CUSTOMER_ID).aggregate(**{k: aggs[k] for k in ACTIVITY})
 
 def activity_features(tx: pd.DataFrame, # clean transactions
                       cutoff: pd.Timestamp, horizon_days: int = 90,
@@ -250,7 +274,7 @@ def activity_features(tx: pd.DataFrame, # clean transactions
                      ) -> pd.DataFrame:
     "`activity_expr` of the net sales before `cutoff` of a frame."
     start = tx[INVOICE_DATE].min() if data_start is None else data_start
-    return _run(activity_expr(net_lines(ibis.memtable(tx), cutoff), cutoff, horizon_days, start))[ACTIVITY]
+    return _run(activity_expr(line_parts(net_lines(ibis.memtable(tx), cutoff)), cutoff, horizon_days, start))[ACTIVITY]
 
 # %% ../nbs/02_features.ipynb
 FEATURES = ['frequency', 'recency', 'T', 'monetary_value', 'recency_days', 'tenure_days', 'n_orders', 'revenue_total',
@@ -270,11 +294,14 @@ def customer_features_expr(tx: ibis.Table, # clean transactions
                            data_start: pd.Timestamp | None = None, # start of the data (None: unknown, so last year's season is unknown)
                            extreme_quantile: float = 0.9999,
                           ) -> ibis.Table:
-    "One row per customer with a net purchase before `cutoff`: features, and targets where the data reach the window's end (else null)."
+    """One row per customer with a net purchase before `cutoff`: features, and targets where the data reach the window's end (else null).
+    Each query reads the lines once: the extreme-line thresholds are computed first, and the roll-up (`order_parts`) and
+    product counts are cached in the engine, so the features, which read them many times, never hold the lines in memory."""
     cutoff = pd.Timestamp(cutoff)
     net = net_lines(tx, cutoff)
-    f = _join(btyd_expr(net, cutoff, time_unit), order_expr(net, cutoff, ipt_min_purchases, extreme_quantile))
-    f = _join(_join(f, return_expr(returns, cutoff), 'left'), activity_expr(net, cutoff, horizon_days, data_start), 'left')
+    parts, products = order_parts(net, extreme_thresholds(net, extreme_quantile)).cache(), product_counts(net).cache()
+    f = _join(btyd_expr(parts, cutoff, time_unit), order_expr(parts, products, cutoff, ipt_min_purchases))
+    f = _join(_join(f, return_expr(returns, cutoff), 'left'), activity_expr(parts, cutoff, horizon_days, data_start), 'left')
     f = f.mutate(n_return_lines=f.n_return_lines.fill_null(0).cast('int64'), returned_value=f.returned_value.fill_null(0.0).cast('float64'))
     f = f.mutate(return_rate=f.returned_value / (f.revenue_total + f.returned_value))     # share of what was ordered that was cancelled
     if data_end is not None and window_inside(cutoff, horizon_days, data_end):
@@ -316,10 +343,12 @@ def feature_store(tx, # clean transactions: a frame or a Parquet file
     con = con or connect(engine)
     t, r = engine_table(con, tx, 'ecomml_transactions'), engine_table(con, returns, 'ecomml_returns')
     start, end = data_span(t)
-    return _typed(feature_store_expr(t, r, cutoffs, horizon_days, time_unit, ipt_min_purchases, extreme_quantile, start, end).to_pyarrow().to_pandas())
+    # one cutoff at a time: the same table as one union, at a quarter of the peak memory (10M lines: 3.2 GB, not 9.5)
+    parts = [customer_features_expr(t, r, c, horizon_days, time_unit, ipt_min_purchases, end, start, extreme_quantile).to_pyarrow() for c in cutoffs]
+    return _typed(pa.concat_tables(parts).to_pandas())
 
 def feature_store_to_parquet(tx, returns, # clean transactions and returns: frames or Parquet files
-                             out: Path, # where the store goes: a Parquet file (DuckDB) or a folder of Parquet parts (Spark)
+                             out: Path, # a folder: one Parquet file (DuckDB) or folder of parts (Spark) per cutoff
                              cutoffs: list, horizon_days: int = 90, time_unit: str = 'D', ipt_min_purchases: int = 3, extreme_quantile: float = 0.9999,
                              engine: str = 'duckdb', con: ibis.BaseBackend | None = None) -> int:
     "The feature store written by the engine itself, never collected into this process (for logs whose store does not fit in memory); its row count."
@@ -327,7 +356,10 @@ def feature_store_to_parquet(tx, returns, # clean transactions and returns: fram
     con = con or connect(engine)
     t, r = engine_table(con, tx, 'ecomml_transactions'), engine_table(con, returns, 'ecomml_returns')
     start, end = data_span(t)
-    con.to_parquet(feature_store_expr(t, r, cutoffs, horizon_days, time_unit, ipt_min_purchases, extreme_quantile, start, end), str(out))
+    Path(out).mkdir(parents=True, exist_ok=True)
+    for c in cutoffs:
+        con.to_parquet(customer_features_expr(t, r, c, horizon_days, time_unit, ipt_min_purchases, end, start, extreme_quantile),
+                       str(Path(out)/(f'cutoff={pd.Timestamp(c):%Y-%m-%d}' + ('.parquet' if con.name == 'duckdb' else ''))))
     return ds.dataset(str(out), format='parquet').count_rows()
 
 # %% ../nbs/02_features.ipynb
