@@ -14,7 +14,8 @@ A run is one process: `feature_store_to_parquet` (Parquet in, Parquet out, the f
 timed from start to finish (interpreter, imports and, for Spark, the JVM included). Peak memory is the largest sum
 of the resident memory of the process and its children (Spark's JVM), sampled every 50 ms with psutil.
 Spark runs in local mode (`local[2]`): its figures are one-machine figures, not a cluster's.
-Results go into benchmarks/RESULTS.md between the `engines:begin` and `engines:end` markers.
+Results go into benchmarks/engines.json (merged: a run replaces the same engine and size) and, as a table, into
+benchmarks/RESULTS.md between the `engines:begin` and `engines:end` markers.
 """
 import argparse, json, os, platform, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -120,8 +121,14 @@ def main():
 
 
 def write_results(rows: list, memory_limit):
+    "Merge `rows` into benchmarks/engines.json (a new run replaces the same engine and size) and rewrite the table from it."
     import pandas as pd
-    df = pd.DataFrame(rows)
+    store = ROOT/'benchmarks'/'engines.json'
+    old = json.loads(store.read_text()) if store.exists() else []
+    new = {(r['engine'], r['lines']) for r in rows}
+    rows = [r for r in old if (r['engine'], r['lines']) not in new] + rows
+    store.write_text(json.dumps(rows, indent=1))
+    df = pd.DataFrame(rows).sort_values(['lines', 'engine'])
     name = {'duckdb': 'DuckDB (embedded)', 'pyspark': 'Spark, local[2] (one machine)'}
     lines = ['<!-- engines:begin (written by benchmarks/engines.py) -->',
              f'## Feature store by engine (`python benchmarks/engines.py`, {time.strftime("%Y-%m-%d")})', '',

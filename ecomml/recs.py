@@ -15,7 +15,7 @@ from .ranking import ranking_metrics
 
 # %% auto 0
 __all__ = ['RECOMMENDERS', 'Interactions', 'recent_popularity', 'split_truth', 'Recommender', 'top_k', 'evaluate_recommenders',
-           'bought_together', 'reasons']
+           'bought_together', 'reasons', 'product_descriptions']
 
 # %% ../nbs/06_recs.ipynb
 class Interactions:
@@ -160,17 +160,32 @@ def bought_together(tx: pd.DataFrame, min_baskets: int = 20, top: int = 5) -> pd
 # %% ../nbs/06_recs.ipynb
 def reasons(R: Recommender, recs: pd.DataFrame, describe: pd.Series) -> list[str]:
     "A short reason for each row of `recs` (from `top_k`), naming products by their description."
-    X = R.I.matrix.tocsr()
-    out = []
+    X = R.I.matrix.tocsr(); X.sort_indices()
     base = R.parts[1] if R.name == 'blend' else R
-    for cu, it in zip(recs.customer.to_numpy(), R.I.items.get_indexer(recs['item'])):
-        n = X[cu, it]
-        if R.name in ('rebuy', 'blend') and n > 0: out.append(f"bought {int(n)} time{'s' if n > 1 else ''} before"); continue
-        if base.name == 'item_item':
-            row = X[cu]; contrib = row.multiply(base.sim[:, it].T).tocoo()
-            if contrib.nnz:
-                j = contrib.col[np.argmax(contrib.data)]
-                out.append(f"often bought with {describe.get(R.I.items[j], R.I.items[j])}"); continue
-        if base.name == 'als': out.append('customers with similar baskets buy it'); continue
-        out.append('a best seller this month')
-    return out
+    cus, its = recs.customer.to_numpy(), R.I.items.get_indexer(recs['item'])
+    n = np.asarray(X[cus, its]).ravel()
+    out = np.full(len(recs), 'a best seller this month', dtype=object)
+    if base.name == 'als': out[:] = 'customers with similar baskets buy it'
+    if base.name == 'item_item':          # the product of the customer's basket that points most strongly to the recommendation
+        sim = base.sim.tocsr()
+        order = np.argsort(cus, kind='stable')
+        bounds = np.flatnonzero(np.diff(cus[order])) + 1
+        for rows in np.split(order, bounds):
+            cu = cus[rows[0]]
+            J = X.indices[X.indptr[cu]:X.indptr[cu + 1]]
+            if len(J) == 0: continue
+            contrib = X.data[X.indptr[cu]:X.indptr[cu + 1]][:, None] * sim[J][:, its[rows]].toarray()
+            best, top = contrib.argmax(axis=0), contrib.max(axis=0)
+            for r, b, t in zip(rows, best, top):
+                if t != 0: out[r] = f"often bought with {describe.get(R.I.items[J[b]], R.I.items[J[b]])}"
+    if R.name in ('rebuy', 'blend'):
+        bought = n > 0
+        out[bought] = [f"bought {int(k)} time{'s' if k > 1 else ''} before" for k in n[bought]]
+    return out.tolist()
+
+def product_descriptions(tx: pd.DataFrame) -> pd.Series:
+    "Each product's most frequent description (ties: the one seen first), stripped."
+    c = tx.reset_index(drop=True).reset_index(names='_row').groupby([STOCK_CODE, DESCRIPTION], observed=True).agg(n=('_row', 'size'), first=('_row', 'min')).reset_index()
+    c = c.sort_values([STOCK_CODE, 'n', 'first'], ascending=[True, False, True]).drop_duplicates(STOCK_CODE)
+    return c.set_index(STOCK_CODE)[DESCRIPTION].str.strip().rename(DESCRIPTION)
+

@@ -92,3 +92,17 @@ def test_spark_gives_the_duckdb_store(small_lake):
     # the coverage rules hold on the Spark-built store too
     assert coverage_problems(sp, data_start=tx[INVOICE_DATE].min()) == []
     assert set(FEATURES + TARGETS) <= set(sp.columns)
+
+
+def test_spark_without_java_says_so(tmp_path):
+    "features.engine = pyspark on a machine without Java: one clear error naming the parameter and the remedy, not a Py4J traceback."
+    pytest.importorskip('pyspark')
+    env = {k: v for k, v in os.environ.items() if k != 'JAVA_HOME'}
+    env['PATH'] = str(tmp_path)                          # no java on the PATH
+    code = ("from ecomml.features import connect\n"
+            "try: connect('pyspark')\n"
+            "except RuntimeError as e: print('ERROR', e)\n")
+    import sys
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, timeout=120)
+    assert 'ERROR features.engine = pyspark: Spark did not start' in r.stdout, r.stdout + r.stderr
+    assert 'Java 17' in r.stdout
