@@ -115,7 +115,8 @@ def main():
             if n not in (a.sizes if engine == 'duckdb' else a.spark_sizes): continue
             e = dict(env, ECOMML_SPARK_PARTITIONS=str(max(8, 4 * n)), ECOMML_SPARK_DRIVER_MEMORY='12g') if engine == 'pyspark' else env
             r = measure(engine, tx_path, ret_path, e, a.memory_limit if engine == 'duckdb' else None)
-            rows.append(dict(engine=engine, lines=lines, log_gb=tx_path.stat().st_size / 1e9, generate_s=gen_s, **r))
+            rows.append(dict(engine=engine, lines=lines, log_gb=tx_path.stat().st_size / 1e9, generate_s=gen_s,
+                             memory_limit=a.memory_limit if engine == 'duckdb' else None, **r))
             print(rows[-1], flush=True)
     write_results(rows, a.memory_limit)
 
@@ -125,20 +126,24 @@ def write_results(rows: list, memory_limit):
     import pandas as pd
     store = ROOT/'benchmarks'/'engines.json'
     old = json.loads(store.read_text()) if store.exists() else []
-    new = {(r['engine'], r['lines']) for r in rows}
-    rows = [r for r in old if (r['engine'], r['lines']) not in new] + rows
+    key = lambda r: (r['engine'], r['lines'], r.get('memory_limit'))
+    new = {key(r) for r in rows}
+    rows = [r for r in old if key(r) not in new] + rows
     store.write_text(json.dumps(rows, indent=1))
-    df = pd.DataFrame(rows).sort_values(['lines', 'engine'])
-    name = {'duckdb': 'DuckDB (embedded)', 'pyspark': 'Spark, local[2] (one machine)'}
+    df = pd.DataFrame(rows)
+    df['memory_limit'] = df.get('memory_limit', pd.Series(index=df.index, dtype=object)).astype(object).where(lambda x: x.notna(), None)
+    df = df.sort_values(['lines', 'engine'], kind='stable')
+    name = lambda r: ({'duckdb': 'DuckDB (embedded)', 'pyspark': 'Spark, local[2] (one machine)'}[r.engine]
+                      + (f', memory limit {r.memory_limit}' if r.memory_limit else ''))
     lines = ['<!-- engines:begin (written by benchmarks/engines.py) -->',
              f'## Feature store by engine (`python benchmarks/engines.py`, {time.strftime("%Y-%m-%d")})', '',
              f'{platform.machine()}, {os.cpu_count()} cores, {__import__("psutil").virtual_memory().total / 2**30:.0f} GiB RAM, Python {platform.python_version()}. '
-             f'DuckDB memory limit: {memory_limit or "its default (80% of RAM)"}. Four cutoffs, Parquet in, Parquet out; '
+             'DuckDB memory limit: its default (80% of RAM) unless the row names one. Four cutoffs, Parquet in, Parquet out; '
              'time and peak memory of the whole process (Spark: with its JVM).', '',
              '| engine | lines | log on disk (GB) | log written in (s) | feature rows | wall (s) | lines per second | peak memory (GB) |',
              '|:--|--:|--:|--:|--:|--:|--:|--:|']
     for r in df.itertuples():
-        lines.append(f'| {name[r.engine]} | {r.lines:,} | {r.log_gb:.2f} | {r.generate_s:.0f} | {r.rows:,} | {r.seconds:.1f} | {r.lines / r.seconds:,.0f} | {r.peak_gb:.2f} |')
+        lines.append(f'| {name(r)} | {r.lines:,} | {r.log_gb:.2f} | {r.generate_s:.0f} | {r.rows:,} | {r.seconds:.1f} | {r.lines / r.seconds:,.0f} | {r.peak_gb:.2f} |')
     lines.append('<!-- engines:end -->')
     out = ROOT/'benchmarks'/'RESULTS.md'
     old = out.read_text()

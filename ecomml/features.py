@@ -61,7 +61,7 @@ def engine_table(con: ibis.BaseBackend, # from `connect`
         from pyspark.sql import functions as S
         df = con._session.read.parquet(str(x))
         for c, typ in df.dtypes:
-            if c == INVOICE_DATE and typ == 'bigint': df = df.withColumn(c, S.timestamp_micros(S.floor(S.col(c) / 1000)).cast('timestamp_ntz'))
+            if c == INVOICE_DATE and typ == 'bigint': df = df.withColumn(c, S.timestamp_micros(S.expr(f'`{c}` div 1000')).cast('timestamp_ntz'))   # integer division: exact
         df.createOrReplaceTempView(name)
         return con.table(name)
     if isinstance(x, pd.DataFrame): return con.create_table(name, x, overwrite=True)

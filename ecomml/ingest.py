@@ -82,7 +82,9 @@ def match_cancellations(sales: pd.DataFrame, # sale lines (with `line_id`)
     c = cancels[(cancels[QUANTITY] < 0) & cancels[key].notna().all(axis=1)].sort_values([INVOICE_DATE, LINE_ID])
     s = sales[sales[key].notna().all(axis=1)].sort_values([INVOICE_DATE, LINE_ID])
     # one number per (customer, product), numbered in the order the cancellations first name them
-    codes = pd.MultiIndex.from_frame(pd.concat([c[key], s[key]], ignore_index=True)).factorize()[0]
+    both = pd.concat([c[key], s[key]], ignore_index=True)
+    cu, st = (pd.factorize(both[k])[0].astype(np.int64) for k in key)
+    codes = pd.factorize(cu * (int(st.max()) + 1 if len(st) else 1) + st)[0]                     # integers: faster to factorize than pairs
     cc, sc = codes[:len(c)], codes[len(c):]
     so = np.argsort(sc, kind='stable'); sc = sc[so]                         # sales by product of a customer, then time
     when, ids = s[INVOICE_DATE].to_numpy()[so], s[LINE_ID].to_numpy()[so].tolist()
