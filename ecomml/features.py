@@ -20,7 +20,7 @@ __all__ = ['ENGINES', 'ACTIVITY', 'FEATURES', 'TARGETS', 'DTYPES', 'FEATURE_WORD
            'net_lines', 'before', 'line_parts', 'btyd_expr', 'btyd_summary', 'extreme_thresholds', 'order_parts',
            'product_counts', 'inter_purchase_expr', 'inter_purchase', 'order_expr', 'order_features', 'return_expr',
            'return_features', 'targets_expr', 'window_inside', 'targets', 'activity_windows', 'activity_expr',
-           'activity_features', 'customer_features_expr', 'customer_features', 'feature_store_expr', 'feature_store',
+           'activity_features', 'customer_features_expr', 'customer_features', 'feature_store',
            'feature_store_to_parquet', 'feature_phrase', 'coverage', 'coverage_problems', 'check_cutoffs']
 
 # %% ../nbs/02_features.ipynb
@@ -326,12 +326,6 @@ def customer_features(tx: pd.DataFrame, returns: pd.DataFrame, cutoff: pd.Timest
     start, end = (tx[INVOICE_DATE].min() if data_start is None else data_start), (tx[INVOICE_DATE].max() if data_end is None else data_end)
     e = customer_features_expr(ibis.memtable(tx), ibis.memtable(returns), cutoff, horizon_days, time_unit, ipt_min_purchases, end, start, extreme_quantile)
     return _typed(_run(e, None))
-
-def feature_store_expr(tx: ibis.Table, returns: ibis.Table, cutoffs: list, horizon_days: int = 90, time_unit: str = 'D', ipt_min_purchases: int = 3,
-                       extreme_quantile: float = 0.9999, data_start: pd.Timestamp | None = None, data_end: pd.Timestamp | None = None) -> ibis.Table:
-    "The feature store as one expression: `customer_features_expr` at every cutoff, stacked."
-    parts = [customer_features_expr(tx, returns, c, horizon_days, time_unit, ipt_min_purchases, data_end, data_start, extreme_quantile) for c in cutoffs]
-    return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
 def feature_store(tx, # clean transactions: a frame or a Parquet file
                   returns, # returns table: a frame or a Parquet file
