@@ -4,7 +4,6 @@
 
 # %% ../nbs/03_clv.ipynb 3
 from __future__ import annotations
-import os
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
@@ -18,9 +17,9 @@ from .ingest import net_sales
 
 # %% auto 0
 __all__ = ['VARIANTS', 'holdout_metrics', 'naive_predictions', 'btyd_predictions', 'ml_columns', 'training_rows',
-           'ml_predictions', 'evaluate_cutoff', 'evaluate_cutoffs', 'choose_model', 'beats_baseline', 'long_holdout',
-           'invoice_summary', 'seasonal_factor', 'variant_table', 'calibration_vs_holdout', 'tracking',
-           'score_customers', 'model_params', 'load_model']
+           'ml_predictions', 'evaluate_cutoff', 'choose_model', 'beats_baseline', 'long_holdout', 'invoice_summary',
+           'seasonal_factor', 'variant_table', 'calibration_vs_holdout', 'tracking', 'score_customers', 'model_params',
+           'load_model']
 
 # %% ../nbs/03_clv.ipynb
 def holdout_metrics(actual: np.ndarray, # what customers did in the holdout window
@@ -107,17 +106,6 @@ def evaluate_cutoff(store: pd.DataFrame, # feature store
     per = cal[[CUSTOMER_ID, 'frequency', 'recency', 'T', 'target_purchase_days', 'target_revenue']].copy()
     for m, p in preds.items(): per[f'{m}_purchases'], per[f'{m}_revenue'] = p
     return pd.DataFrame(rows), per, fits
-
-def evaluate_cutoffs(store: pd.DataFrame, # feature store
-                     cutoffs: list, # cutoffs with targets
-                     *args, # the other arguments of `evaluate_cutoff`, in order
-                     n_jobs: int | None = None, # processes (None: one per core, at most as many as cutoffs); the results do not depend on it
-                     **kwargs) -> dict:
-    "{cutoff: `evaluate_cutoff(store, cutoff, ...)`} for every cutoff, the cutoffs in parallel processes."
-    from joblib import Parallel, delayed
-    jobs = min(len(cutoffs), os.cpu_count() or 1) if n_jobs is None else n_jobs
-    if jobs <= 1: return {c: evaluate_cutoff(store, c, *args, **kwargs) for c in cutoffs}
-    return dict(zip(cutoffs, Parallel(n_jobs=jobs)(delayed(evaluate_cutoff)(store, c, *args, **kwargs) for c in cutoffs)))
 
 # %% ../nbs/03_clv.ipynb
 def choose_model(table: pd.DataFrame, # metrics from `evaluate_cutoff`
