@@ -24,6 +24,12 @@ def wall(cmd, cwd=ROOT, keep=False):
     return (time.perf_counter() - t, r.stdout) if keep else time.perf_counter() - t
 
 
+def cpu_model():
+    "The processor's name: stage times differ twofold between machines of the same size here."
+    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): return platform.machine()
+
+
 def trivial_stage():
     "Fixed cost: `ecomml-stage` on a notebook that does nothing (interpreter, kernel, papermill, HTML)."
     import nbformat
@@ -66,7 +72,7 @@ def main():
     res['no-op `dvc repro` (s)'] = min(wall('dvc repro') for _ in range(3))
     print(res, flush=True)
     sc = scaling()
-    lines = ['<!-- stages:begin (written by benchmarks/stages.py) -->', f'Measured {time.strftime("%Y-%m-%d")} on {platform.machine()}, {os.cpu_count()} cores, '
+    lines = ['<!-- stages:begin (written by benchmarks/stages.py) -->', f'Measured {time.strftime("%Y-%m-%d")} on {cpu_model()}, {os.cpu_count()} cores, '
              f'Python {platform.python_version()}, by `benchmarks/stages.py`. Real data: UCI Online Retail. The cold run starts without '
              'the raw-file cache (data/cache), as on a clean clone; each stage line is its notebook and report, without the ~1 s '
              'of starting `ecomml-stage` and DVC\'s own work.', '',
