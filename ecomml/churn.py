@@ -19,7 +19,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from .core import *
 from .btyd import fit_btyd
-from .clv import ml_columns, training_rows
+from .clv import degenerate_fit, ml_columns, training_rows
 from .features import FEATURE_WORDS, feature_phrase
 
 # %% auto 0
@@ -100,7 +100,8 @@ def temporal_predictions(store: pd.DataFrame, # the feature store
     for name in CLASSIFIERS + ['recency']:
         fits[name] = make_classifier(name, seed, **hp).fit(model_inputs(train, name), churn_label(train))
         out[name] = fits[name].predict_proba(model_inputs(test, name))[:, 1]
-    out['bgnbd'] = 1 - p_alive_at(test)
+    fits['bgnbd'] = fit_btyd(test, 'bgnbd')         # on the cutoff's own summary: no labels used
+    out['bgnbd'] = 1 - np.asarray(fits['bgnbd'].conditional_probability_alive(test.frequency.to_numpy(), test.recency.to_numpy(), test['T'].to_numpy()), float)
     return out, fits
 
 # %% ../nbs/04_churn.ipynb

@@ -413,10 +413,11 @@ def coverage_problems(store: pd.DataFrame, # the feature store
 
 def check_cutoffs(cutoffs: list, # common.cutoffs
                   first: pd.Timestamp, last: pd.Timestamp, # first and last line of the data
+                  key: str = 'common.cutoffs', # the params.yaml key named in the error
                  ) -> None:
     "An error naming the cutoff if one does not fall after the data's first day and no later than the day after its last."
     lo, hi = pd.Timestamp(first).normalize() + pd.Timedelta(days=1), pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
     for i, c in enumerate(cutoffs):
         if not lo <= pd.Timestamp(c) <= hi:
-            raise ValueError(f"params.yaml: common.cutoffs[{i}] = {c} lies outside the data: a cutoff must fall between "
+            raise ValueError(f"params.yaml: {key}[{i}] = {c} lies outside the data: a cutoff must fall between "
                              f"{lo:%Y-%m-%d} (the day after the first line) and {hi:%Y-%m-%d} (the day after the last line)")

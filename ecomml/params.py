@@ -31,20 +31,24 @@ def _day(v, what='a date') -> date:
     except ValueError: raise ValueError(f"{v!r} is not a calendar date") from None
 
 # %% ../nbs/00c_params.ipynb
+def _sorted_days(v: list) -> list[str]:
+    "Cutoff dates as ISO text, or an error naming the first item out of order."
+    days = [_day(x) for x in v]
+    for i in range(1, len(days)):
+        if days[i] <= days[i - 1]:
+            raise ValueError(f"cutoffs must be sorted and unique: item {i} ({days[i]}) is not after item {i - 1} ({days[i - 1]})")
+    return [d.isoformat() for d in days]
+
 class Common(_Section):
     seed: NonNegInt
     cutoffs: Annotated[list[str | date], Field(min_length=1)]
     horizon_days: PosInt
     time_unit: Literal['D', 'W', 'M']
+    degenerate_share: Annotated[float, Field(gt=0, le=1)]
 
     @field_validator('cutoffs')
     @classmethod
-    def _sorted_unique(cls, v):
-        days = [_day(x) for x in v]
-        for i in range(1, len(days)):
-            if days[i] <= days[i - 1]:
-                raise ValueError(f"cutoffs must be sorted and unique: item {i} ({days[i]}) is not after item {i - 1} ({days[i - 1]})")
-        return [d.isoformat() for d in days]
+    def _sorted_unique(cls, v): return _sorted_days(v)
 
 class Ingest(_Section):
     source: Literal['uci', 'synthetic']
@@ -98,6 +102,12 @@ class Features(_Section):
     ipt_min_purchases: Annotated[int, Field(ge=2)]
     extreme_quantile: Annotated[float, Field(ge=0.5, lt=1)]
     engine: Literal['duckdb', 'pyspark']
+    threads: NonNegInt
+    training_cutoffs: list[str | date]
+
+    @field_validator('training_cutoffs')
+    @classmethod
+    def _sorted_unique(cls, v): return _sorted_days(v)
 
 class Clv(_Section):
     models: Annotated[list[Literal['bgnbd', 'pareto_nbd', 'mbgnbd']], Field(min_length=1)]
@@ -105,6 +115,7 @@ class Clv(_Section):
     spend_penalizer: NonNegFloat
     select_metric: Literal['mae', 'rmse', 'spearman']
     select_tolerance: Annotated[float, Field(ge=0, lt=1)]
+    candidates: Annotated[list[Literal['calibration_rate', 'bgnbd', 'pareto_nbd', 'mbgnbd', 'gradient_boosting']], Field(min_length=1)]
     score_horizons_days: Annotated[list[PosInt], Field(min_length=1)]
     clv_months: PosInt
     monthly_discount: Annotated[float, Field(ge=0, lt=1)]
@@ -121,6 +132,13 @@ class Clv(_Section):
     def _unique(cls, v):
         if len(set(v)) != len(v): raise ValueError(f"models must be listed once each, got {v}")
         return v
+
+    @model_validator(mode='after')
+    def _fitted(self):
+        if len(set(self.candidates)) != len(self.candidates): raise ValueError(f"candidates must be listed once each, got {self.candidates}")
+        if missing := [c for c in self.candidates if c not in ('calibration_rate', 'gradient_boosting', *self.models)]:
+            raise ValueError(f"candidates {missing} are not fitted: add them to clv.models or remove them from clv.candidates")
+        return self
 
 class Churn(_Section):
     logistic_C: PosFloat
