@@ -83,9 +83,10 @@ def model_inputs(store: pd.DataFrame, name: str) -> pd.DataFrame:
     return X[['recency_days']] if name == 'recency' else X
 
 def p_alive_at(cal: pd.DataFrame, # one cutoff of the feature store (its summary is in the store's time unit)
+               m=None, # a BG/NBD fitted on that summary (None: fitted here, on the cutoff's own summary: no labels used)
               ) -> np.ndarray:
     "P(alive) of every customer from a BG/NBD model fitted on the cutoff's own summary (no labels used)."
-    m = fit_btyd(cal, 'bgnbd')
+    m = fit_btyd(cal, 'bgnbd') if m is None else m
     return np.asarray(m.conditional_probability_alive(cal.frequency.to_numpy(), cal.recency.to_numpy(), cal['T'].to_numpy()), float)
 
 def temporal_predictions(store: pd.DataFrame, # the feature store
@@ -100,8 +101,8 @@ def temporal_predictions(store: pd.DataFrame, # the feature store
     for name in CLASSIFIERS + ['recency']:
         fits[name] = make_classifier(name, seed, **hp).fit(model_inputs(train, name), churn_label(train))
         out[name] = fits[name].predict_proba(model_inputs(test, name))[:, 1]
-    fits['bgnbd'] = fit_btyd(test, 'bgnbd')         # on the cutoff's own summary: no labels used
-    out['bgnbd'] = 1 - np.asarray(fits['bgnbd'].conditional_probability_alive(test.frequency.to_numpy(), test.recency.to_numpy(), test['T'].to_numpy()), float)
+    fits['bgnbd'] = fit_btyd(test, 'bgnbd')         # kept: the stage checks whether it is degenerate
+    out['bgnbd'] = 1 - p_alive_at(test, fits['bgnbd'])
     return out, fits
 
 # %% ../nbs/04_churn.ipynb

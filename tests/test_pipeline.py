@@ -76,7 +76,7 @@ def test_clv_churn_segments_and_recs_stages_on_the_synthetic_store(synthetic_pro
     assert len(scores) == scores.customer_id.nunique() == tx.customer_id.nunique() == m['customers_scored']
     # production is the candidate with the lowest revenue MAE, the baseline included; the BTYD fit kept is the best BTYD model
     t = {c: m[f'{c}_revenue_mae'] for c in ('calibration_rate', 'bgnbd', 'pareto_nbd', 'mbgnbd', 'gradient_boosting') if f'{c}_revenue_mae' in m}
-    assert m['chosen_model'] == min(t, key=t.get) or m['tied_models'] and card['production_model'] == m['chosen_model']
+    assert t[m['chosen_model']] <= (1 + 0.01) * min(t.values()) and card['production_model'] == m['chosen_model']     # the best, or tied within 1%
     assert card['purchase_model']['model'] == m['best_btyd'] and card['judged_against']['baseline'] == 'calibration_rate'
     # the synthetic store is a BG/NBD store with real dropout: the best BTYD fit tracks the total, is not degenerate, and gives P(alive)
     assert m['beats_zero'] and abs(m[f"{m['best_btyd']}_purchases_aggregate_error_pct"]) < 25
