@@ -64,7 +64,8 @@ checks.update({
     'churn SHAP additive (< 1e-6)': (cm['shap_additivity_max_abs'] < 1e-6, True),
     'segments: one per customer': (sorted(seg.customer_id), sorted(tx.customer_id.unique())),
     'segments: every customer named': (int(seg.segment.isna().sum()), 0),
-    'recommendations: k per customer': (int(recs.groupby('customer_id').size().nunique()), 1),
+    'recommendations: k per customer and list': (int(recs.groupby(['customer_id', 'list']).size().nunique()), 1),
+    'recommendations: two lists (repeat, explore)': (sorted(recs.list.unique()), ['explore', 'repeat']),
     'recommendations: every customer': (sorted(recs.customer_id.unique()), sorted(tx.customer_id.unique())),
 })
 # the dashboard's KPI row agrees with the stages it reads, recomputed here

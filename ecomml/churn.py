@@ -19,13 +19,13 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from .core import *
 from .btyd import fit_btyd
-from .clv import degenerate_fit, ml_columns, training_rows
+from .clv import degenerate_fit, ml_columns, temporal_folds, temporal_search, training_rows
 from .features import FEATURE_WORDS, feature_phrase
 
 # %% auto 0
-__all__ = ['CLASSIFIERS', 'CHURN_NAMES', 'churn_label', 'top_decile', 'churn_metrics', 'signed_log', 'make_classifier',
-           'model_inputs', 'p_alive_at', 'temporal_predictions', 'cross_validated', 'explain', 'log_odds',
-           'top_reasons', 'risk_band']
+__all__ = ['CLASSIFIERS', 'CHURN_NAMES', 'MODEL_KEYS', 'churn_label', 'top_decile', 'churn_metrics', 'signed_log',
+           'make_classifier', 'model_inputs', 'p_alive_at', 'temporal_predictions', 'tune_classifiers',
+           'cross_validated', 'explain', 'log_odds', 'top_reasons', 'risk_band']
 
 # %% ../nbs/04_churn.ipynb
 def churn_label(store: pd.DataFrame) -> pd.Series:
@@ -104,6 +104,27 @@ def temporal_predictions(store: pd.DataFrame, # the feature store
     fits['bgnbd'] = fit_btyd(test, 'bgnbd')         # kept: the stage checks whether it is degenerate
     out['bgnbd'] = 1 - p_alive_at(test, fits['bgnbd'])
     return out, fits
+
+# %% ../nbs/04_churn.ipynb
+MODEL_KEYS = {'logistic': ('logistic_C',), 'gradient_boosting': ('gb_max_iter', 'gb_learning_rate', 'gb_max_leaf_nodes', 'gb_min_samples_leaf', 'gb_l2_regularization')}
+
+def tune_classifiers(store: pd.DataFrame, # the feature store (all cutoffs)
+                     cutoff: pd.Timestamp, # the test cutoff: the search sees only the windows that end by then
+                     churn: dict, # the `churn` params: model settings, search_space, tune_folds
+                     horizon_days: int = 90, seed: int = 42,
+                    ) -> tuple[dict, dict]:
+    "(the `churn` params with the values each classifier's search chose, {classifier: search table}); unchanged and {} without a search space or a fold."
+    space, out, tables = churn.get('search_space') or {}, dict(churn), {}
+    rows = training_rows(store, cutoff, horizon_days).reset_index(drop=True)
+    folds = temporal_folds(rows, horizon_days, churn.get('tune_folds', 0))
+    scoring = {'pr_auc': 'average_precision', 'roc_auc': 'roc_auc'}[churn.get('select_metric', 'pr_auc')]
+    for name in CLASSIFIERS:
+        sub = {k: v for k, v in space.items() if k in MODEL_KEYS[name]}
+        if not sub or not folds: continue
+        make = lambda **v: make_classifier(name, seed, **{**churn, **v})
+        best, tables[name] = temporal_search(make, sub, model_inputs(rows, name), churn_label(rows), folds, scoring)
+        out.update(best)
+    return out, tables
 
 # %% ../nbs/04_churn.ipynb
 def cross_validated(cal: pd.DataFrame, # one cutoff of the feature store, with labels

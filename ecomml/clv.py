@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.metrics import make_scorer
 from lifetimes import GammaGammaFitter
 
 from .core import *
@@ -16,10 +17,11 @@ from .features import ACTIVITY, FEATURES, btyd_summary, feature_store
 from .ingest import net_sales
 
 # %% auto 0
-__all__ = ['VARIANTS', 'holdout_metrics', 'naive_predictions', 'btyd_predictions', 'ml_columns', 'training_rows',
-           'ml_predictions', 'two_part_predictions', 'evaluate_cutoff', 'choose_model', 'beats_baseline',
-           'long_holdout', 'invoice_summary', 'seasonal_factor', 'variant_table', 'calibration_vs_holdout', 'tracking',
-           'score_customers', 'degenerate_fit', 'rule_scores', 'model_params', 'load_model']
+__all__ = ['ML_KEYS', 'SCORERS', 'VARIANTS', 'holdout_metrics', 'naive_predictions', 'btyd_predictions', 'ml_columns',
+           'training_rows', 'ml_predictions', 'two_part_predictions', 'ml_kwargs', 'temporal_folds', 'temporal_search',
+           'tune_ml', 'evaluate_cutoff', 'choose_model', 'beats_baseline', 'long_holdout', 'invoice_summary',
+           'seasonal_factor', 'variant_table', 'calibration_vs_holdout', 'tracking', 'score_customers',
+           'degenerate_fit', 'rule_scores', 'model_params', 'load_model']
 
 # %% ../nbs/03_clv.ipynb
 def holdout_metrics(actual: np.ndarray, # what customers did in the holdout window
@@ -96,6 +98,58 @@ def two_part_predictions(store: pd.DataFrame, cutoff: pd.Timestamp, horizon_days
     n = HistGradientBoostingRegressor(loss='poisson', **kw).fit(Xtr[buy], train.target_purchase_days[buy]).predict(Xte)
     r = HistGradientBoostingRegressor(loss='gamma', **kw).fit(Xtr[buy], train.target_revenue[buy].clip(lower=0.01)).predict(Xte)
     return p * n, p * r
+
+# %% ../nbs/03_clv.ipynb
+ML_KEYS = {'ml_max_iter': 'max_iter', 'ml_learning_rate': 'learning_rate', 'ml_max_leaf_nodes': 'max_leaf_nodes', 'ml_min_samples_leaf': 'min_samples_leaf'}
+
+def ml_kwargs(clv: dict) -> dict:
+    "The keyword arguments of `ml_predictions` from the `clv` params (their ml_* keys)."
+    return {v: clv[k] for k, v in ML_KEYS.items()}
+
+def _spearman(a, p): return spearmanr(a, p).statistic if np.ptp(p) > 0 else 0.0
+
+SCORERS = {'mae': 'neg_mean_absolute_error', 'rmse': 'neg_root_mean_squared_error', 'spearman': make_scorer(_spearman)}
+
+def temporal_folds(rows: pd.DataFrame, # training rows (`training_rows`), in the order the search sees them
+                   horizon_days: int = 90,
+                   n_folds: int = 2, # validation cutoffs: the latest ones of `rows`
+                  ) -> list[tuple[np.ndarray, np.ndarray]]:
+    "Rolling-origin folds: for each of the last `n_folds` cutoffs of `rows`, (positions of the rows whose target window ends on or before it, positions of its rows); a cutoff with nothing before it to learn from gives no fold."
+    c = rows[CUTOFF].to_numpy()
+    folds = []
+    for v in (np.unique(c)[-n_folds:] if n_folds > 0 else []):
+        train = np.flatnonzero(c + np.timedelta64(horizon_days, 'D') <= v)
+        if len(train): folds.append((train, np.flatnonzero(c == v)))
+    return folds
+
+def temporal_search(make, # keyword values -> an unfitted scikit-learn estimator
+                    space: dict, # name -> the values to try; every combination is tried
+                    X: pd.DataFrame, y, # inputs and target of the rows `folds` index
+                    folds: list, # from `temporal_folds`
+                    scoring, # a scikit-learn scorer or its name (higher is better)
+                   ) -> tuple[dict, pd.DataFrame]:
+    "(the combination with the best mean validation score, one row per combination: its values, its score on each fold and the mean); the first combination wins ties."
+    from sklearn.model_selection import ParameterGrid, cross_validate
+    if not folds: raise ValueError("temporal_search: no validation fold (no training window ends before a later training cutoff)")
+    grid = list(ParameterGrid(space))
+    tab = pd.DataFrame([dict(values, **{f'fold {k + 1}': s for k, s in enumerate(
+        cross_validate(make(**values), X, y, cv=folds, scoring=scoring, error_score='raise')['test_score'])}) for values in grid])
+    tab['mean'] = tab.filter(like='fold ').mean(axis=1)
+    return grid[int(tab['mean'].to_numpy().argmax())], tab
+
+def tune_ml(store: pd.DataFrame, # the feature store (all cutoffs)
+            cutoff: pd.Timestamp, # evaluation cutoff: the search sees only the windows that end by then
+            clv: dict, # the `clv` params: ml_* values, search_space, tune_folds
+            horizon_days: int = 90, seed: int = 42, metric: str = 'mae', # revenue metric of the search (`clv.select_metric`)
+           ) -> tuple[dict, pd.DataFrame | None]:
+    "(the `clv` params with the ml_* values the search chose, the search table); the params unchanged and None without a search space or a fold."
+    space = clv.get('search_space') or {}
+    rows = training_rows(store, cutoff, horizon_days).reset_index(drop=True)
+    folds = temporal_folds(rows, horizon_days, clv.get('tune_folds', 0))
+    if not space or not folds: return dict(clv), None
+    make = lambda **v: HistGradientBoostingRegressor(loss='poisson', random_state=seed, **ml_kwargs({**clv, **v}))
+    best, tab = temporal_search(make, space, ml_columns(rows), rows.target_revenue, folds, SCORERS[metric])
+    return {**clv, **best}, tab
 
 # %% ../nbs/03_clv.ipynb
 def evaluate_cutoff(store: pd.DataFrame, # feature store
@@ -191,13 +245,15 @@ VARIANTS = {'baseline': 'baseline: calibration rate', 'production': 'BG/NBD on p
             'ml_no_activity': 'gradient boosting without the activity features',
             'ml_quarterly': 'gradient boosting trained on the quarterly cutoffs only',
             'two_part': 'two-part model: P(buy) × amount of those who buy',
-            'ml': 'gradient boosting, monthly training rows (as in the main table)'}
+            'ml_untuned': 'gradient boosting with the hand-set values of params.yaml (no search)',
+            'ml': 'gradient boosting, tuned, monthly training rows (as in the main table)'}
 
 def variant_table(store: pd.DataFrame, tx: pd.DataFrame, returns: pd.DataFrame, # feature store, clean transactions, returns
                   cutoff: pd.Timestamp, horizon_days: int = 90, time_unit: str = 'D', penalizer: float = 0.0, spend_penalizer: float = 0.0,
                   variant_penalizer: float = 0.1, cap_quantile: float = 0.99, seed: int = 42,
                   ml: dict | None = None, # keyword arguments of `ml_predictions` (None: no ML variants)
                   quarterly: list | None = None, # the evaluation cutoffs (common.cutoffs): `ml_quarterly` trains on their rows only
+                  ml_untuned: dict | None = None, # keyword arguments of `ml_predictions` before the search (None: no `ml_untuned` variant)
                  ) -> tuple[pd.DataFrame, dict | None]:
     "(metrics of each variant in `VARIANTS` on the holdout after `cutoff`, the seasonal factor or None)."
     cal = store[store[CUTOFF] == pd.Timestamp(cutoff)].reset_index(drop=True)
@@ -228,6 +284,7 @@ def variant_table(store: pd.DataFrame, tx: pd.DataFrame, returns: pd.DataFrame, 
         if quarterly is not None and (q := ml_predictions(store[store[CUTOFF].isin(pd.to_datetime(quarterly))], cutoff, H, seed, **ml)) is not None:
             add('ml_quarterly', *q[0])
         add('two_part', *two_part_predictions(store, cutoff, H, seed, **ml))
+        if ml_untuned is not None: add('ml_untuned', *ml_predictions(store, cutoff, H, seed, **ml_untuned)[0])
         add('ml', *full[0])
     return pd.DataFrame(rows), sf
 

@@ -93,12 +93,12 @@ def _rows(d: pd.DataFrame, why, recs_names: pd.Series, n: int) -> pd.DataFrame:
     d = d.assign(clv=d.clv.round(2), churn_probability=(100 * d.churn_probability).round(1), value_at_risk=d.value_at_risk.round(2))
     return d[list(LIST_COLUMNS)].rename(columns=LIST_COLUMNS).reset_index(drop=True)
 
-def product_names(recs: pd.DataFrame, # recommendations (customer, rank, description, reason)
+def product_names(recs: pd.DataFrame, # recommendations (customer, list, rank, description)
                   n: int = 3, # products per customer
-                  new_only: bool = False, # only products the customer never bought (reason not 'bought ... before')
+                  new_only: bool = False, # the explore list (products the customer never bought) instead of the repeat list
                  ) -> pd.Series:
-    "The top `n` recommended products of each customer, by name, joined with '; '."
-    r = recs[~recs.reason.str.startswith('bought')] if new_only else recs
+    "The top `n` products of each customer's repeat (or explore) list, by name, joined with '; '."
+    r = recs[recs.list == ('explore' if new_only else 'repeat')]
     r = r.sort_values([CUSTOMER_ID, 'rank']).groupby(CUSTOMER_ID).head(n)
     return r.groupby(CUSTOMER_ID).description.agg(lambda s: '; '.join(x.strip().capitalize() for x in s))
 
@@ -117,7 +117,7 @@ def nurture(cust: pd.DataFrame, recs: pd.DataFrame, max_tenure_days: int = 90, m
                  product_names(recs, products), rows)
 
 def cross_sell(cust: pd.DataFrame, recs: pd.DataFrame, max_probability: float = 0.5, rows: int = 200, products: int = 3):
-    "Active, loyal-looking customers with recommendations of products new to them, highest CLV first."
+    "Active, loyal-looking customers with products new to them (the explore list), highest CLV first."
     new = product_names(recs, products, new_only=True)
     d = cust[cust.active & (cust.churn_probability < max_probability) & cust[CUSTOMER_ID].isin(new.index)].sort_values('clv', ascending=False)
     return _rows(d, lambda r: f"active (last order {r.recency_days:.0f} days ago), {r.churn_probability:.0%} churn risk: show products new to them",
@@ -196,12 +196,21 @@ def model_health(metrics: dict, # stage name -> its metrics JSON
                      {'recency': 'recency baseline', 'bgnbd': '1 − P(alive) baseline'}[base], b, a is not None and b is not None and a > b, versions.get('churn'), m.get('test_cutoff')))
     m = metrics.get('recs')
     if m:
-        ch = m['chosen_model']
-        a = m.get(f'{ch}_new_ndcg'); b = max(m.get('popularity_new_ndcg', 0), m.get('rebuy_new_ndcg', 0))
-        rows.append(('product recommendations', ch.replace('_', '-'), 'NDCG@10 on products new to the customer, higher is better', a,
-                     'best of popularity and re-buy', b, a is not None and b is not None and a > b, versions.get('recs'), m.get('split_cutoff')))
+        rn = {'popularity': 'popularity', 'rebuy': 're-buy', 'item_item': 'item-item', 'als': 'ALS', 'blend': 'blend'}
+        for lst, scope, what in [('repeat', 'all', 'products to buy again'), ('explore', 'new', 'products new to the customer')]:
+            ch = m.get(f'{lst}_model')
+            if ch is None: continue
+            nd = lambda x: m.get(f'{x}_{scope}_ndcg', float('nan'))
+            if ch in ('popularity', 'rebuy'):          # a baseline won: the yardstick is the best model
+                other = max(['item_item', 'als', 'blend'], key=nd); nm, base_nm = f"the {rn[ch]} baseline itself (no model beat it)", f"best model: {rn[other]}"
+                ok = nd(ch) >= nd(other)
+            else:
+                other = max(['popularity', 'rebuy'], key=nd); nm, base_nm = rn[ch], f"{rn[other]} baseline"
+                ok = nd(ch) > nd(other)
+            rows.append((f"recommendations: {what}", nm, f"NDCG@{m.get('k', 10)} on {'all items' if scope == 'all' else 'products new to the customer'}, higher is better",
+                         m.get(f'{ch}_{scope}_ndcg'), base_nm, m.get(f'{other}_{scope}_ndcg'), ok, versions.get('recs'), m.get('split_cutoff')))
     d = pd.DataFrame(rows, columns=['predicts', 'model', 'figure', 'model value', 'baseline', 'baseline value', 'beats baseline', 'version', 'holdout from'])
-    is_base = d['model'].str.startswith('the calibration-rate baseline')
+    is_base = d['model'].str.contains('baseline itself')
     d['verdict'] = np.where(is_base, np.where(d['beats baseline'], 'the baseline beats every model', 'the baseline; a model is better on this figure'),
                             np.where(d['beats baseline'], 'beats the baseline', 'does not beat the baseline'))
     return d.drop(columns='beats baseline')

@@ -39,6 +39,20 @@ def _sorted_days(v: list) -> list[str]:
             raise ValueError(f"cutoffs must be sorted and unique: item {i} ({days[i]}) is not after item {i - 1} ({days[i - 1]})")
     return [d.isoformat() for d in days]
 
+def _search_space(cls, space: dict, tunable: tuple) -> dict:
+    "A grid to search: each key a tunable key of the section `cls`, each value a non-empty list whose items obey that key's own rule."
+    from pydantic import TypeAdapter
+    for k, vals in space.items():
+        if k not in tunable: raise ValueError(f"{k}: not a key the search can set (it can set: {', '.join(tunable)})")
+        if not isinstance(vals, list) or not vals: raise ValueError(f"{k}: must be a non-empty list of values to try, got {vals!r}")
+        f = cls.model_fields[k]
+        check = TypeAdapter(Annotated[(f.annotation, *f.metadata)], config=ConfigDict(strict=True))
+        for j, v in enumerate(vals):
+            try: check.validate_python(v)
+            except ValidationError as e: raise ValueError(f"{k}[{j}]: {_rule(e.errors()[0])}") from None
+        if len(set(vals)) != len(vals): raise ValueError(f"{k}: values must be listed once each, got {vals}")
+    return space
+
 class Common(_Section):
     seed: NonNegInt
     cutoffs: Annotated[list[str | date], Field(min_length=1)]
@@ -126,6 +140,13 @@ class Clv(_Section):
     ml_learning_rate: Annotated[float, Field(gt=0, le=1)]
     ml_max_leaf_nodes: Annotated[int, Field(ge=2)]
     ml_min_samples_leaf: PosInt
+    tune_folds: NonNegInt
+    goal_aggregate_error_pct: PosFloat
+    search_space: dict[str, list]
+
+    @field_validator('search_space')
+    @classmethod
+    def _space(cls, v): return _search_space(cls, v, ('ml_max_iter', 'ml_learning_rate', 'ml_max_leaf_nodes', 'ml_min_samples_leaf'))
 
     @field_validator('models')
     @classmethod
@@ -154,6 +175,13 @@ class Churn(_Section):
     calibration_bins: Annotated[int, Field(ge=2)]
     n_waterfalls: NonNegInt
     at_risk_rows: PosInt
+    goal_roc_auc: Share
+    tune_folds: NonNegInt
+    search_space: dict[str, list]
+
+    @field_validator('search_space')
+    @classmethod
+    def _space(cls, v): return _search_space(cls, v, ('logistic_C', 'gb_max_iter', 'gb_learning_rate', 'gb_max_leaf_nodes', 'gb_min_samples_leaf', 'gb_l2_regularization'))
 
     @field_validator('risk_bands')
     @classmethod
@@ -191,6 +219,8 @@ class Recs(_Section):
     als_bm25: bool
     blend_weight: NonNegFloat
     select_tolerance: Annotated[float, Field(ge=0, lt=1)]
+    goal_ndcg_all: Share
+    goal_ndcg_new: Share
     bt_min_baskets: PosInt
     bt_top: PosInt
     examples: NonNegInt

@@ -14,8 +14,9 @@ from .ingest import net_sales
 from .ranking import ranking_metrics
 
 # %% auto 0
-__all__ = ['RECOMMENDERS', 'Interactions', 'recent_popularity', 'split_truth', 'Recommender', 'top_k', 'evaluate_recommenders',
-           'bought_together', 'reasons', 'product_descriptions']
+__all__ = ['RECOMMENDERS', 'LISTS', 'Interactions', 'recent_popularity', 'split_truth', 'Recommender', 'top_k',
+           'evaluate_recommenders', 'bought_together', 'reasons', 'product_descriptions', 'choose_lists',
+           'recommend_lists']
 
 # %% ../nbs/06_recs.ipynb
 class Interactions:
@@ -189,3 +190,38 @@ def product_descriptions(tx: pd.DataFrame) -> pd.Series:
     c = c.sort_values([STOCK_CODE, 'n', 'first'], ascending=[True, False, True]).drop_duplicates(STOCK_CODE)
     return c.set_index(STOCK_CODE)[DESCRIPTION].str.strip().rename(DESCRIPTION)
 
+
+# %% ../nbs/06_recs.ipynb
+LISTS = {'repeat': 'all items', 'explore': 'new items'}     # list -> the scope its model is judged on
+
+def choose_lists(table: pd.DataFrame, # metrics from `evaluate_recommenders`
+                 tolerance: float = 0.02, # models within this relative margin of the best NDCG tie
+                 order: list = RECOMMENDERS, # tie-break: the first listed wins (baselines first)
+                ) -> dict:
+    "{list: model}: for each list in `LISTS`, the model with the best NDCG on its scope."
+    out = {}
+    for lst, scope in LISTS.items():
+        nd = table[table.scope == scope].set_index('model').ndcg
+        if nd.empty: raise ValueError(f"no metrics on {scope}: nothing to choose from")
+        out[lst] = next(m for m in order if m in nd.index and nd[m] >= (1 - tolerance) * nd.max())
+    return out
+
+def recommend_lists(tx: pd.DataFrame, # clean transactions: the models are fitted on all of them
+                    models: dict, # {list: model name} from `choose_lists`
+                    k: int = 10, popularity_days: int = 30, seed: int = 42,
+                    describe: pd.Series | None = None, # product descriptions (default: `product_descriptions(tx)`)
+                    **hp) -> tuple[pd.DataFrame, dict]:
+    "(every customer's lists: customer_id, list, rank, product, description, score, reason; {list: fitted model}). The explore list leaves out the customer's past products."
+    I = Interactions(tx)
+    pop = recent_popularity(tx, I.items, None, popularity_days)
+    describe = product_descriptions(tx) if describe is None else describe
+    out, fits = [], {}
+    for lst, m in models.items():
+        if lst not in LISTS: raise ValueError(f"unknown list {lst!r}: the lists are {list(LISTS)}")
+        fits[lst] = R = Recommender(m, I, pop, seed, **hp)
+        r = top_k(R, np.arange(len(I.customers)), k, exclude_seen=lst == 'explore')
+        out.append(r.assign(list=lst, reason=reasons(R, r, describe)))
+    o = pd.concat(out, ignore_index=True)
+    o = o.assign(**{CUSTOMER_ID: I.customers[o.customer.to_numpy()]}).rename(columns={'item': 'product'})
+    o['description'] = o['product'].map(describe)
+    return o[[CUSTOMER_ID, 'list', 'rank', 'product', 'description', 'score', 'reason']], fits

@@ -120,10 +120,20 @@ def test_clv_churn_segments_and_recs_stages_on_the_synthetic_store(synthetic_pro
     run_stage('recs', root=root)
     rc = pd.read_parquet(root/'data/scores/recommendations.parquet')
     rm = json.loads((root/'reports/metrics/recs.json').read_text())
-    assert sorted(rc.customer_id.unique()) == sorted(scores.customer_id) and (rc.groupby('customer_id').size() == rm['k']).all()
-    assert rc.groupby('customer_id')['rank'].apply(list).map(lambda r: r == list(range(1, rm['k'] + 1))).all()
-    assert rc.reason.str.len().gt(0).all() and not rc.duplicated(['customer_id', 'product']).any()
+    # two lists per customer (repeat, explore), k each; the explore list holds no product the customer bought
+    assert sorted(rc.customer_id.unique()) == sorted(scores.customer_id) and (rc.groupby(['customer_id', 'list']).size() == rm['k']).all()
+    assert set(rc.list) == {'repeat', 'explore'} and rc.groupby('customer_id').list.nunique().eq(2).all()
+    assert rc.groupby(['customer_id', 'list'])['rank'].apply(list).map(lambda r: r == list(range(1, rm['k'] + 1))).all()
+    assert rc.reason.str.len().gt(0).all() and not rc.duplicated(['customer_id', 'list', 'product']).any()
+    from ecomml.ingest import net_sales
+    sold = net_sales(pd.read_parquet(root/'data/interim/transactions.parquet'))      # what the models learn from: cancelled orders undone
+    ex = rc[rc.list == 'explore'].merge(sold[['customer_id', 'stock_code']].drop_duplicates(), left_on=['customer_id', 'product'], right_on=['customer_id', 'stock_code'])
+    assert ex.empty, ex.head()
     assert all(f'{m}_{s}_ndcg' in rm for m in ['popularity', 'rebuy', 'item_item', 'als', 'blend'] for s in ['all', 'new'])
+    # each list's model is the best (or tied within the tolerance) on its own scope
+    for lst, s in [('repeat', 'all'), ('explore', 'new')]:
+        best = max(rm[f'{m}_{s}_ndcg'] for m in ['popularity', 'rebuy', 'item_item', 'als', 'blend'])
+        assert rm[f"{rm[f'{lst}_model']}_{s}_ndcg"] >= (1 - 0.02) * best
     assert len(pd.read_parquet(root/'data/scores/bought_together.parquet')) == rm['bought_together_pairs']
     html = (root/'reports/06_recs.html').read_text()
     assert '<title>Product recommendations</title>' in html and external_resources(html) == []
