@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 # CI and people with a local copy point this at the folder holding "Online Retail.xlsx"
 export ECOMML_DATA_DIR ?=
 
-.PHONY: install repro test test-notebooks test-stage-cells export-check bench bench-engines lab clean
+.PHONY: install repro test test-notebooks test-stage-cells export-check bench bench-engines bench-api serve register promote lab clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,23 @@ bench: install
 bench-engines: install
 	python benchmarks/engines.py
 	python benchmarks/clv_fit.py --sizes 10000000 --models bgnbd --unweighted-max 0
+
+# the API on 127.0.0.1:8000 (after dvc repro): prod models if promoted, else the latest versions, else the working tree
+serve: install
+	ecomml-serve
+
+# the model store: `make register` tags every model's working-tree files as its next version (NAME=churn for one),
+# `make promote` assigns a stage (default prod) to the latest version (VERSION=v1.2.0 for another)
+NAME ?=
+STAGE ?= prod
+register: install
+	ecomml-registry register $(NAME)
+promote: install
+	ecomml-registry promote $(NAME) --stage $(STAGE) $(if $(VERSION),--version $(VERSION))
+
+# the API under load: 500 requests/s for 30 s, POST /score latency, start-up and memory (after dvc repro)
+bench-api: install
+	python benchmarks/api_load.py
 
 lab: install
 	jupyter lab nbs/

@@ -6,7 +6,6 @@
 from __future__ import annotations
 import numpy as np
 import pandas as pd
-import shap
 from sklearn.base import clone
 from sklearn.calibration import calibration_curve
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -146,6 +145,7 @@ def explain(model, # a fitted classifier from `make_classifier`
             background: pd.DataFrame | None = None, # the training inputs (needed for the logistic regression)
            ) -> shap.Explanation:
     "SHAP values in log-odds, one column per input feature, with the feature values shown in original units."
+    import shap          # imported here: the API loads this module for its models, not for explanations
     if isinstance(model, HistGradientBoostingClassifier):
         ex = shap.TreeExplainer(model)
         vals, base = ex.shap_values(X), ex.expected_value

@@ -16,7 +16,7 @@ from .ranking import ranking_metrics
 # %% auto 0
 __all__ = ['RECOMMENDERS', 'LISTS', 'Interactions', 'recent_popularity', 'split_truth', 'Recommender', 'top_k',
            'evaluate_recommenders', 'bought_together', 'reasons', 'product_descriptions', 'choose_lists',
-           'recommend_lists']
+           'recommend_lists', 'recommender_arrays', 'recommenders_from_arrays']
 
 # %% ../nbs/06_recs.ipynb
 class Interactions:
@@ -225,3 +225,44 @@ def recommend_lists(tx: pd.DataFrame, # clean transactions: the models are fitte
     o = o.assign(**{CUSTOMER_ID: I.customers[o.customer.to_numpy()]}).rename(columns={'item': 'product'})
     o['description'] = o['product'].map(describe)
     return o[[CUSTOMER_ID, 'list', 'rank', 'product', 'description', 'score', 'reason']], fits
+
+# %% ../nbs/06_recs.ipynb
+def _model_arrays(R: Recommender, p: str) -> dict:
+    a = {f'{p}name': np.array(R.name)}
+    if R.sim is not None:
+        S = R.sim.tocsr(); a.update({f'{p}sim_data': S.data, f'{p}sim_indices': S.indices, f'{p}sim_indptr': S.indptr, f'{p}sim_shape': np.array(S.shape)})
+    if R.als is not None: a.update({f'{p}user_factors': np.asarray(R.als.user_factors), f'{p}item_factors': np.asarray(R.als.item_factors)})
+    if R.parts is not None:
+        a[f'{p}weight'] = np.array(R.w)
+        for i, q in enumerate(R.parts): a.update(_model_arrays(q, f'{p}part{i}_'))
+    return a
+
+def recommender_arrays(fits: dict, # {list: fitted Recommender} from `recommend_lists` (one interaction matrix)
+                      ) -> dict:
+    """The arrays that define the fitted lists, for a NumPy .npz file (no pickle): the customers, products and purchase counts once,
+    recent popularity, and per list its model's own arrays (implicit's item-item similarity matrix, ALS factors, the blend's weight)."""
+    I = next(iter(fits.values())).I
+    if any(R.I is not I for R in fits.values()): raise ValueError("recommender_arrays: the lists must share one interaction matrix")
+    M = I.matrix.tocsr()
+    a = dict(customers=np.asarray(I.customers, np.int64), items=np.asarray(I.items).astype(str), counts_data=M.data, counts_indices=M.indices,
+             counts_indptr=M.indptr, popularity=next(iter(fits.values())).pop, lists=np.array(list(fits)))
+    for lst, R in fits.items(): a.update(_model_arrays(R, f'{lst}__'))
+    return a
+
+def _from_arrays(a: dict, p: str, I: Interactions, pop: np.ndarray) -> Recommender:
+    import types
+    R = object.__new__(Recommender)
+    R.name, R.I, R.pop, R.sim, R.als, R.parts = str(a[f'{p}name']), I, np.asarray(pop, np.float32), None, None, None
+    if f'{p}sim_data' in a: R.sim = sp.csr_matrix((a[f'{p}sim_data'], a[f'{p}sim_indices'], a[f'{p}sim_indptr']), shape=tuple(a[f'{p}sim_shape']))
+    if f'{p}user_factors' in a: R.als = types.SimpleNamespace(user_factors=a[f'{p}user_factors'], item_factors=a[f'{p}item_factors'])
+    if f'{p}weight' in a: R.w, R.parts = float(a[f'{p}weight']), tuple(_from_arrays(a, f'{p}part{i}_', I, pop) for i in range(2))
+    return R
+
+def recommenders_from_arrays(a: dict, # from `recommender_arrays` (e.g. read back from the model store)
+                            ) -> dict:
+    "{list: Recommender} rebuilt from its arrays, scoring exactly as the fitted ones."
+    I = object.__new__(Interactions)
+    I.customers, I.items = pd.Index(a['customers']), pd.Index(a['items'].astype(object))
+    I.matrix = sp.csr_matrix((a['counts_data'], a['counts_indices'], a['counts_indptr']), shape=(len(I.customers), len(I.items)))
+    I.item_buyers, I.cutoff = np.asarray((I.matrix > 0).sum(0)).ravel(), None
+    return {str(l): _from_arrays(a, f'{l}__', I, a['popularity']) for l in a['lists']}

@@ -14,8 +14,9 @@ from .core import *
 from .ingest import net_sales
 
 # %% auto 0
-__all__ = ['SEGMENT_RULES', 'SEGMENTS', 'ACTIONS', 'CLUSTER_FEATURES', 'quintile_score', 'rfm_scores', 'segment_of', 'rule_table',
-           'cluster_inputs', 'fit_clusters', 'choose_k', 'stability', 'cluster_names', 'migration', 'segment_profile']
+__all__ = ['RFM_COLUMNS', 'SEGMENT_RULES', 'SEGMENTS', 'ACTIONS', 'CLUSTER_FEATURES', 'quintile_score', 'rfm_scores', 'rfm_place',
+           'segment_of', 'rule_table', 'cluster_inputs', 'fit_clusters', 'choose_k', 'stability', 'cluster_names',
+           'migration', 'segment_profile']
 
 # %% ../nbs/05_segments.ipynb
 def quintile_score(values: pd.Series, # one value per customer, indexed by customer id
@@ -33,6 +34,25 @@ def rfm_scores(store_at_cutoff: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({'R': quintile_score(s.recency_days.rename('recency_days'), higher_is_better=False),
                         'F': quintile_score(s.n_orders.rename('n_orders')), 'M': quintile_score(s.revenue_total.rename('revenue_total'))})
     out['rfm'] = out.R.astype(str) + out.F.astype(str) + out.M.astype(str)
+    return out
+
+# %% ../nbs/05_segments.ipynb
+RFM_COLUMNS = {'R': ('recency_days', False), 'F': ('n_orders', True), 'M': ('revenue_total', True)}   # score: (feature, higher is better)
+
+def rfm_place(row: dict, # one customer's customer_id, recency_days, n_orders and revenue_total
+              reference: dict, # arrays customer_id, recency_days, n_orders, revenue_total of the customers scored at the same date
+             ) -> dict:
+    """R, F, M scores and the RFM string of one customer placed among `reference` (replacing their own entry there), ranked as
+    `rfm_scores` ranks them: for a customer of the reference with the same values, exactly the batch score."""
+    ids = np.asarray(reference[CUSTOMER_ID]); others = ids != row[CUSTOMER_ID]
+    n, out = int(others.sum()) + 1, {}
+    if n < 5: raise ValueError(f"quintile scores need at least 5 customers, got {n}")
+    for s, (col, up) in RFM_COLUMNS.items():
+        v, ref, rid = float(row[col]), np.asarray(reference[col], float)[others], ids[others]
+        w, refw = (v, ref) if up else (-v, -ref)
+        rank = int((refw < w).sum() + ((refw == w) & (rid < row[CUSTOMER_ID])).sum()) + 1
+        out[s] = int(np.ceil(rank * 5 / n))
+    out['rfm'] = f"{out['R']}{out['F']}{out['M']}"
     return out
 
 # %% ../nbs/05_segments.ipynb

@@ -48,3 +48,27 @@ def outputs(root: Path) -> list:
     for d in ['data/interim', 'data/features', 'data/scores', 'models', 'reports']:
         if (root/d).exists(): found += [p.relative_to(root) for p in (root/d).rglob('*') if p.is_file()]
     return sorted(str(p) for p in found)
+
+
+def git(root: Path, *args) -> str:
+    import subprocess
+    return subprocess.run(['git', '-C', str(root), *args], check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope='session')
+def synthetic_repo(tmp_path_factory):
+    """A git + DVC copy of the project whose `dvc repro` ran on a synthetic store of 1,500 customers (offline), committed:
+    what a user has after `make repro`, for the tests of the model store, the API and the browser."""
+    import subprocess
+    if os.environ.get('ECOMML_TEST_REPO'): return Path(os.environ['ECOMML_TEST_REPO'])    # one built by an earlier run (while writing tests); never set in CI
+    r = tmp_path_factory.mktemp('repo')
+    for f in ['settings.ini', 'params.yaml', 'dvc.yaml', '.gitignore', '.dvcignore', 'pyproject.toml']: shutil.copy(ROOT/f, r/f)
+    for d in ['nbs', 'ecomml']: shutil.copytree(ROOT/d, r/d, ignore=shutil.ignore_patterns('.ipynb_checkpoints', '__pycache__'))
+    (r/'.dvc').mkdir(); shutil.copy(ROOT/'.dvc/config', r/'.dvc/config'); (r/'data'/'raw').mkdir(parents=True)
+    set_params(r, ingest={'source': 'synthetic', 'download': False}, synthetic={'n_customers': 1500}, clv={'interval_draws': 10})   # as test_pipeline: Gamma-Gamma needs enough repeat buyers
+    git(r, 'init', '-q', '-b', 'main'); git(r, 'config', 'user.email', 'test@ecomml.invalid'); git(r, 'config', 'user.name', 'ecomml tests')
+    env = {k: v for k, v in os.environ.items() if k != 'ECOMML_DATA_DIR'}
+    run = subprocess.run(['dvc', 'repro', '-q'], cwd=r, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    git(r, 'add', '-A'); git(r, 'commit', '-q', '-m', 'pipeline on the synthetic store')
+    return r

@@ -19,17 +19,9 @@ ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--d
 
 
 @pytest.fixture(scope='module')
-def root(tmp_path_factory):
+def root(request):
     if os.environ.get('ECOMML_BROWSER_ROOT'): return Path(os.environ['ECOMML_BROWSER_ROOT'])
-    import conftest
-    from ecomml.core import run_stage
-    r = tmp_path_factory.mktemp('browser')
-    for f in ['settings.ini', 'params.yaml', 'dvc.yaml']: shutil.copy(conftest.ROOT/f, r/f)
-    shutil.copytree(conftest.ROOT/'nbs', r/'nbs', ignore=shutil.ignore_patterns('.ipynb_checkpoints'))
-    set_params(r, ingest={'source': 'synthetic', 'download': False}, synthetic={'n_customers': 1500}, clv={'interval_draws': 10})   # as test_pipeline: Gamma-Gamma needs enough repeat buyers
-    os.environ.pop('ECOMML_DATA_DIR', None)
-    for s in STAGES: run_stage(s, root=r)
-    return r
+    return request.getfixturevalue('synthetic_repo')      # conftest: `dvc repro` on the synthetic store
 
 
 @pytest.fixture(scope='module')

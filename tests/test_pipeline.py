@@ -20,7 +20,7 @@ def synthetic_project(project):
 def test_synthetic_pipeline_is_complete_offline_and_reproducible(synthetic_project):
     root = synthetic_project
     for s in ['ingest', 'features']: run_stage(s, root=root)
-    assert outputs(root) == sorted(['data/features/customers.parquet', 'data/features/training.parquet', 'data/interim/returns.parquet', 'data/interim/source.json',
+    assert outputs(root) == sorted(['data/features/customers.parquet', 'data/features/settings.json', 'data/features/training.parquet', 'data/interim/returns.parquet', 'data/interim/source.json',
                                     'data/interim/transactions.parquet', 'reports/01_ingest.html', 'reports/01_ingest.ipynb',
                                     'reports/02_features.html', 'reports/02_features.ipynb', 'reports/metrics/features.json',
                                     'reports/metrics/ingest.json'])
@@ -66,7 +66,7 @@ def test_clv_churn_segments_and_recs_stages_on_the_synthetic_store(synthetic_pro
     set_params(root, clv={'interval_draws': 10}, synthetic={'n_customers': 1500})
     for s in ['ingest', 'features', 'clv']: run_stage(s, root=root)
     new = [o for o in outputs(root) if 'clv' in o]
-    assert new == ['data/scores/clv.parquet', 'models/clv/MODEL_CARD.md', 'models/clv/model.json', 'reports/03_clv.html', 'reports/03_clv.ipynb',
+    assert new == ['data/scores/clv.parquet', 'models/clv/MODEL_CARD.md', 'models/clv/ml.skops', 'models/clv/model.json', 'reports/03_clv.html', 'reports/03_clv.ipynb',
                    'reports/metrics/clv.json', 'reports/plots/clv_calibration_holdout.csv', 'reports/plots/clv_period_transactions.csv',
                    'reports/plots/clv_tracking.csv']
     m = json.loads((root/'reports/metrics/clv.json').read_text())
@@ -88,8 +88,8 @@ def test_clv_churn_segments_and_recs_stages_on_the_synthetic_store(synthetic_pro
     assert '<title>Customer lifetime value</title>' in html and html.count('data:image/png;base64') >= 6 and external_resources(html) == []
     # churn: scores every customer at the last cutoff, learns from the earlier windows, explains additively
     run_stage('churn', root=root)
-    assert [o for o in outputs(root) if 'churn' in o] == ['data/scores/churn.parquet', 'models/churn/MODEL_CARD.md', 'models/churn/model.joblib',
-        'models/churn/model.json', 'reports/04_churn.html', 'reports/04_churn.ipynb', 'reports/metrics/churn.json',
+    assert [o for o in outputs(root) if 'churn' in o] == ['data/scores/churn.parquet', 'models/churn/MODEL_CARD.md',
+        'models/churn/model.json', 'models/churn/model.skops', 'reports/04_churn.html', 'reports/04_churn.ipynb', 'reports/metrics/churn.json',
         'reports/plots/churn_calibration.csv', 'reports/plots/churn_pr.csv', 'reports/plots/churn_roc.csv']
     cm = json.loads((root/'reports/metrics/churn.json').read_text())
     ch = pd.read_parquet(root/'data/scores/churn.parquet')

@@ -1,0 +1,141 @@
+"""Load benchmark of the API (issue 15): `ecomml-serve` on a loopback port, on this project's pipeline outputs.
+
+1. start-up: from starting the process to the first 200 of /health;
+2. GET /customers/{id} over random real customer ids at a fixed 500 requests per second for 30 s, open loop (a request is
+   due at its time whether or not earlier ones have returned; latency counts from that time, so queueing shows), from
+   an asyncio client in this process (raw HTTP/1.1 keep-alive; one Python process sends 500 rps easily this way);
+3. the same rate with `hey` (Debian's load tool) on one customer, as a cross-check of the client;
+4. POST /score with one real customer's raw history, 200 requests one after the other;
+5. the server's memory (RSS and USS) after all of it.
+
+Run from the project root after `dvc repro`: `python benchmarks/api_load.py` (needs `hey` for step 3: apt-get install hey).
+Results are printed as JSON and a Markdown table; copy them to RESULTS.md with the hardware."""
+import argparse, asyncio, json, os, platform, random, shutil, socket, subprocess, sys, time, urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+
+async def _conn(host, port):
+    return await asyncio.open_connection(host, port)
+
+
+async def _get(rw, path: str, host: str) -> int:
+    r, w = rw
+    w.write(f'GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n'.encode())
+    await w.drain()
+    status = int((await r.readline()).split()[1])
+    length = 0
+    while (line := await r.readline()) not in (b'\r\n', b''):
+        if line.lower().startswith(b'content-length:'): length = int(line.split(b':')[1])
+    await r.readexactly(length)
+    return status
+
+
+async def open_loop(port: int, ids: list, rate: int, seconds: float, conns: int = 64, seed: int = 0) -> dict:
+    "Requests due at i / rate for `seconds`; each takes a free keep-alive connection; latency from its due time."
+    rng = random.Random(seed)
+    pool = asyncio.Queue()
+    for _ in range(conns): pool.put_nowait(await _conn('127.0.0.1', port))
+    lat, errors, statuses = [], 0, {}
+    async def one(due: float, path: str):
+        nonlocal errors
+        rw = await pool.get()
+        try:
+            s = await _get(rw, path, '127.0.0.1')
+            statuses[s] = statuses.get(s, 0) + 1
+            if s != 200: errors += 1
+        except Exception:
+            errors += 1; rw = await _conn('127.0.0.1', port)
+        lat.append(time.perf_counter() - due)
+        pool.put_nowait(rw)
+    t0, tasks, n = time.perf_counter(), [], int(rate * seconds)
+    for i in range(n):
+        due = t0 + i / rate
+        if (d := due - time.perf_counter()) > 0: await asyncio.sleep(d)
+        tasks.append(asyncio.create_task(one(due, f'/customers/{rng.choice(ids)}')))
+    await asyncio.gather(*tasks)
+    wall = time.perf_counter() - t0
+    a = np.array(lat) * 1000
+    return dict(requests=n, seconds=round(wall, 2), rps=round(n / wall, 1), p50_ms=round(float(np.percentile(a, 50)), 2),
+                p99_ms=round(float(np.percentile(a, 99)), 2), max_ms=round(float(a.max()), 2), errors=errors, statuses=statuses)
+
+
+def hey(url: str, rate: int, seconds: int) -> dict | None:
+    "`hey` at a fixed total rate (10 workers x rate/10 each) on one URL; its CSV gives every latency."
+    exe = shutil.which('hey')
+    if not exe: return None
+    out = subprocess.run([exe, '-z', f'{seconds}s', '-c', '10', '-q', str(rate // 10), '-o', 'csv', url], capture_output=True, text=True, check=True).stdout
+    from io import StringIO
+    d = pd.read_csv(StringIO(out))
+    a = d['response-time'].to_numpy() * 1000
+    return dict(requests=len(d), rps=round(len(d) / seconds, 1), p50_ms=round(float(np.percentile(a, 50)), 2), p99_ms=round(float(np.percentile(a, 99)), 2),
+                max_ms=round(float(a.max()), 2), errors=int((d['status-code'] != 200).sum()))
+
+
+def score_bench(url: str, body: bytes, n: int) -> dict:
+    lat, bad = [], 0
+    for _ in range(n):
+        req = urllib.request.Request(url + '/score', data=body, headers={'content-type': 'application/json'})
+        t = time.perf_counter()
+        with urllib.request.urlopen(req, timeout=10) as r:
+            r.read(); bad += r.status != 200
+        lat.append((time.perf_counter() - t) * 1000)
+    a = np.array(lat)
+    return dict(requests=n, lines=len(json.loads(body)['lines']), p50_ms=round(float(np.percentile(a, 50)), 1), p99_ms=round(float(np.percentile(a, 99)), 1),
+                max_ms=round(float(a.max()), 1), errors=bad)
+
+
+def raw_history(root: Path, cid: int) -> list:
+    src = json.loads((root/'data/interim/source.json').read_text())['files']
+    raw = pd.concat([pd.read_parquet(f['file']) if f['file'].endswith('.parquet') else pd.read_excel(f['file'], engine='calamine') for f in src])
+    d = raw[raw.CustomerID == cid][['InvoiceNo', 'StockCode', 'Description', 'Quantity', 'InvoiceDate', 'UnitPrice', 'CustomerID', 'Country']].copy()
+    d['InvoiceDate'] = d.InvoiceDate.dt.strftime('%Y-%m-%dT%H:%M:%S'); d['InvoiceNo'], d['StockCode'] = d.InvoiceNo.astype(str), d.StockCode.astype(str)
+    return json.loads(d.to_json(orient='records'))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--rate', type=int, default=500); ap.add_argument('--seconds', type=int, default=30)
+    ap.add_argument('--score-requests', type=int, default=200)
+    a = ap.parse_args()
+    root = Path.cwd()
+    port = free_port(); url = f'http://127.0.0.1:{port}'
+    exe = Path(sys.executable).parent/'ecomml-serve'
+    t0 = time.perf_counter()
+    p = subprocess.Popen([str(exe), '--port', str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        while True:
+            if p.poll() is not None: sys.exit(f'ecomml-serve exited: {p.stdout.read()}')
+            try:
+                with urllib.request.urlopen(url + '/health', timeout=1) as r:
+                    if r.status == 200: break
+            except OSError: time.sleep(0.05)
+        startup = time.perf_counter() - t0
+        proc = psutil.Process(p.pid)
+        rss_idle = proc.memory_info().rss
+        ids = pd.read_parquet(root/'data/scores/clv.parquet').customer_id.tolist()
+        get = asyncio.run(open_loop(port, ids, a.rate, a.seconds))
+        one = hey(f'{url}/customers/{ids[0]}', a.rate, a.seconds)
+        cid = int(pd.read_parquet(root/'data/features/customers.parquet').query('cutoff == cutoff.max()').sort_values('n_orders').customer_id.iloc[-200])
+        body = json.dumps({'as_of': f"{pd.read_parquet(root/'data/scores/clv.parquet').score_date.max():%Y-%m-%d}", 'lines': raw_history(root, cid)}).encode()
+        score = score_bench(url, body, a.score_requests)
+        mem = proc.memory_full_info()
+        res = dict(machine=f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB",
+                   client='same machine, loopback', startup_s=round(startup, 2), rss_idle_mb=round(rss_idle / 2**20), rss_after_mb=round(mem.rss / 2**20),
+                   uss_after_mb=round(mem.uss / 2**20), customers=len(ids), get_customer_open_loop=get, get_customer_hey_one_id=one,
+                   post_score=dict(customer=cid, **score))
+        print(json.dumps(res, indent=2))
+    finally:
+        p.terminate(); p.wait(timeout=10)
+
+
+if __name__ == '__main__':
+    main()
