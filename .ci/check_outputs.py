@@ -11,9 +11,9 @@ import pandas as pd
 out = ['data/interim/transactions.parquet', 'data/interim/returns.parquet', 'data/interim/source.json',
        'data/features/customers.parquet', 'reports/01_ingest.html', 'reports/02_features.html',
        'reports/metrics/ingest.json', 'reports/metrics/features.json',
-       'data/scores/clv.parquet', 'models/clv/model.json', 'reports/03_clv.html', 'reports/metrics/clv.json',
-       'data/scores/churn.parquet', 'models/churn/model.json', 'models/churn/model.joblib', 'reports/04_churn.html', 'reports/metrics/churn.json',
-       'data/scores/segments.parquet', 'models/segments/model.joblib', 'reports/05_segments.html', 'reports/metrics/segments.json',
+       'data/scores/clv.parquet', 'models/clv/model.json', 'models/clv/ml.skops', 'reports/03_clv.html', 'reports/metrics/clv.json',
+       'data/scores/churn.parquet', 'models/churn/model.json', 'models/churn/model.skops', 'reports/04_churn.html', 'reports/metrics/churn.json',
+       'data/scores/segments.parquet', 'models/segments/model.skops', 'models/segments/rfm_reference.npz', 'models/recs/model.npz', 'data/features/settings.json', 'reports/05_segments.html', 'reports/metrics/segments.json',
        'data/scores/recommendations.parquet', 'data/scores/bought_together.parquet', 'reports/06_recs.html', 'reports/metrics/recs.json']
 missing = [p for p in out if not Path(p).is_file()]
 assert not missing, f'missing outputs: {missing}'

@@ -50,7 +50,7 @@ class Service:
             notes.append(f"clv low/high are null: the production model ({self.models['clv'].card['production_model']}) gives no interval")
         recs = recs.sort_values([CUSTOMER_ID, 'list', 'rank'])
         self.max_k = int(recs['rank'].max())
-        self.customer_json = {cid: json.dumps(r, allow_nan=False).encode()
+        self.customer_json = {cid: json.dumps(r, allow_nan=False, ensure_ascii=False).encode()
                               for cid, r in customer_records(clv, churn, seg, store_now, recs, self.versions, notes, k).items()}
         # recommendations: per customer (list, rank, the item as JSON bytes), joined per request
         items = recs[['list', 'rank', 'product', 'description', 'reason']].rename(columns={'product': 'stock_code'}).astype({'stock_code': str})
