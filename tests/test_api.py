@@ -272,3 +272,24 @@ def test_schemathesis_from_the_openapi_schema(service, root):
     print('schemathesis:', dict(sorted(seen.items())))
     assert not any(code >= 500 for (_, _, code) in seen) and len({k[0] for k in seen}) == 7
     assert seen[('GET /customers/{customer_id}', 'positive', 200)] > 0 and seen[('POST /score', 'negative', 422)] > 0
+
+
+def test_score_with_a_btyd_winner_follows_the_batch_formula(service, root, raw):
+    "Where a BTYD model wins CLV (not on these data), POST /score uses its stored parameters as the clv stage's score_customers does."
+    import copy
+    from ecomml.btyd import expected_purchases, lifetime_value
+    from ecomml.clv import load_model as load_btyd
+    from ecomml.scoring import Scorer, clean_history
+    models = copy.copy(service.models)
+    clv = copy.deepcopy(models['clv']); clv.card['production_model'] = clv.card['purchase_model']['model']; models['clv'] = clv
+    scorer = Scorer(models, service.scorer.settings, service.scorer.ingest)
+    cid = int(pd.read_parquet(root/'data/scores/clv.parquet').customer_id.iloc[7])
+    tx, ret = clean_history(history(raw, cid), scorer.ingest)
+    row = scorer.features(tx, ret, service.as_of)
+    got = scorer.score(row)['clv']
+    p = clv.card['params']
+    m, gg, s = load_btyd(clv.card['purchase_model']), load_btyd(clv.card['spend_model']), row.set_index('customer_id')
+    want = {'clv': float(lifetime_value(m, gg, s, p['clv_months'], p['monthly_discount'], time_unit=clv.card['time_unit'])[0]),     # what score_customers computes
+            'purchases_90d': float(expected_purchases(m, s, 90, clv.card['time_unit'])[0])}
+    assert got['model'] == clv.card['purchase_model']['model'] and got['value'] == pytest.approx(want['clv'], abs=0.006) and got['value'] > 0
+    assert got['expected_purchases_90d'] == pytest.approx(want['purchases_90d'], abs=6e-5)
