@@ -138,6 +138,7 @@ class Scorer:
         c = max([x for x in cuts if x <= as_of], default=cuts[0])
         key = (as_of, c)
         if key not in self._sql:
+            if len(self._sql) >= 32: self._sql.pop(next(iter(self._sql)))      # at most 32 as-of dates kept (~12 KB of SQL each), the oldest goes
             from ecomml.features import customer_features_sql
             thr = self.settings['extreme_thresholds'][f'{c:%Y-%m-%d}']
             self._sql[key] = customer_features_sql(TX_SCHEMA, RETURNS_SCHEMA, as_of, self.settings['horizon_days'],
