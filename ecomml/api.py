@@ -21,8 +21,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .core import *
-from .registry import ARTIFACTS, RegistryError, load_model
-from .scoring import SCORE_FILES, HistoryError, Scorer, clean_history, customer_records, read_outputs
+from .registry import ARTIFACTS, RegistryError, load_model, read_recorded
+from .scoring import SCORE_FILES, HistoryError, Scorer, clean_history, customer_records
 
 # %% ../nbs/08a_api.ipynb
 class Service:
@@ -33,7 +33,7 @@ class Service:
         self.root = root = Path(root or project_root())
         self.models = {n: load_model(n, version, stage, root) for n in ARTIFACTS}
         files = {}
-        for n, paths in SCORE_FILES.items(): files.update(read_outputs(paths, self.models[n].info['rev'], root))
+        for n, paths in SCORE_FILES.items(): files.update(read_recorded(paths, self.models[n].info['rev'], root, self.models[n].info['source']))
         pq = lambda p, **kw: pd.read_parquet(io.BytesIO(files.pop(p)), **kw)     # each file read once, then its bytes are let go
         clv, churn, seg = pq('data/scores/clv.parquet'), pq('data/scores/churn.parquet'), pq('data/scores/segments.parquet')
         recs = pq('data/scores/recommendations.parquet', columns=[CUSTOMER_ID, 'list', 'rank', 'product', 'description', 'reason'])

@@ -16,7 +16,8 @@ from .core import *
 __all__ = ['ARTIFACTS', 'FORMATS', 'TRUSTED', 'RegistryError', 'version_tag', 'stage_tag', 'parse_tag', 'next_version',
            'md5_bytes', 'lock_record', 'skops_dumps', 'skops_loads', 'npz_dumps', 'npz_loads', 'decode',
            'artifact_meta', 'how_to_load', 'model_card', 'card_front_matter', 'registry_tags', 'model_versions',
-           'model_stages', 'resolve', 'read_verified', 'Model', 'load_model', 'register', 'promote', 'registry_cli']
+           'model_stages', 'resolve', 'dvc_lock', 'read_recorded', 'read_verified', 'Model', 'load_model', 'register',
+           'promote', 'registry_cli']
 
 # %% ../nbs/00e_registry.ipynb
 ARTIFACTS = ('clv', 'churn', 'segments', 'recs')
@@ -228,29 +229,44 @@ def resolve(name: str, # an artifact of dvc.yaml: clv, churn, segments, recs
     if version is None: version = model_stages(name, root).get(stage)
     return dict(name=name, version=version, stage=stage, rev=r['rev'], path=r['path'], source=f"{name}@{version}" + (f" ({stage})" if stage else ''))
 
-def read_verified(info: dict, # from `resolve`
-                  root: Path | None = None) -> dict:
-    "{file name: bytes} of every file the registry records for the model, each checked against its recorded MD5."
+def dvc_lock(rev: str | None = None, root: Path | None = None) -> str:
+    "The text of dvc.lock at commit `rev` (None: the working tree's; '' if there is none)."
     root = Path(root or project_root())
-    lock = (root/'dvc.lock').read_text() if info['rev'] is None and (root/'dvc.lock').exists() else \
-           _git(root, 'show', f"{info['rev']}:dvc.lock") if info['rev'] else ''
-    record = lock_record(lock, info['path'])
-    if not record: raise RegistryError(f"model {info['name']} ({info['source']}): dvc.lock records no file in {info['path']}/: run `dvc repro` first")
+    if rev: return _git(root, 'show', f'{rev}:dvc.lock')
+    return (root/'dvc.lock').read_text() if (root/'dvc.lock').exists() else ''
+
+def read_recorded(paths: list, # pipeline outputs, as dvc.lock names them
+                  rev: str | None = None, # the commit whose record counts (None: the working tree)
+                  root: Path | None = None, source: str = 'working tree', # named in errors
+                 ) -> dict:
+    """{path: bytes} of pipeline outputs as recorded at `rev`: from the working tree when its bytes are the recorded ones,
+    else from DVC's cache at that commit; a file whose MD5 differs from the record, or that is not recorded, is refused."""
+    root = Path(root or project_root())
+    lock = dvc_lock(rev, root)
     out = {}
-    for path, want in sorted(record.items()):
+    for path in paths:
+        want = lock_record(lock, str(Path(path).parent)).get(path)
+        if want is None: raise RegistryError(f"{path} ({source}): not recorded in dvc.lock: run `dvc repro` first")
         f = root/path
         data = f.read_bytes() if f.is_file() else None
-        if info['rev'] is not None and (data is None or md5_bytes(data) != want):
+        if rev is not None and (data is None or md5_bytes(data) != want):
             import dvc.api
-            try: data = dvc.api.read(path, rev=info['rev'], repo=str(root), mode='rb')
-            except Exception as e: raise RegistryError(f"{path} of {info['source']}: not in DVC's cache ({type(e).__name__}); "
+            try: data = dvc.api.read(path, rev=rev, repo=str(root), mode='rb')
+            except Exception as e: raise RegistryError(f"{path} of {source}: not in DVC's cache ({type(e).__name__}); "
                                                        "run `dvc pull`, or `dvc repro` at that commit") from None
         if data is None: raise RegistryError(f"{path}: missing from the working tree; run `dvc checkout` or `dvc repro`")
         if (got := md5_bytes(data)) != want:
-            raise RegistryError(f"{path} ({info['source']}): refused: its MD5 {got} differs from the registry's record {want} in dvc.lock "
+            raise RegistryError(f"{path} ({source}): refused: its MD5 {got} differs from the registry's record {want} in dvc.lock "
                                 "(the file changed after the pipeline wrote it); run `dvc checkout` or `dvc repro` to restore it")
-        out[Path(path).name] = data
+        out[path] = data
     return out
+
+def read_verified(info: dict, # from `resolve`
+                  root: Path | None = None) -> dict:
+    "{file name: bytes} of every file the registry records for the model, each checked against its recorded MD5."
+    record = lock_record(dvc_lock(info['rev'], root), info['path'])
+    if not record: raise RegistryError(f"model {info['name']} ({info['source']}): dvc.lock records no file in {info['path']}/: run `dvc repro` first")
+    return {Path(p).name: b for p, b in read_recorded(sorted(record), info['rev'], root, info['source']).items()}
 
 # %% ../nbs/00e_registry.ipynb
 class Model:

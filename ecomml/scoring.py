@@ -12,35 +12,15 @@ import numpy as np
 import pandas as pd
 
 from .core import *
-from .registry import ARTIFACTS, RegistryError, load_model, lock_record, md5_bytes, _git
+from .registry import RegistryError
 
 # %% auto 0
-__all__ = ['SCORE_FILES', 'RAW_COLUMNS', 'TX_SCHEMA', 'RETURNS_SCHEMA', 'read_outputs', 'customer_records', 'HistoryError',
-           'clean_history', 'Scorer']
+__all__ = ['SCORE_FILES', 'RAW_COLUMNS', 'TX_SCHEMA', 'RETURNS_SCHEMA', 'customer_records', 'HistoryError', 'clean_history',
+           'Scorer']
 
 # %% ../nbs/08_scoring.ipynb
 SCORE_FILES = {'clv': ['data/scores/clv.parquet'], 'churn': ['data/scores/churn.parquet', 'data/features/customers.parquet', 'data/features/settings.json'],
                'segments': ['data/scores/segments.parquet'], 'recs': ['data/scores/recommendations.parquet', 'data/scores/bought_together.parquet']}
-
-def read_outputs(paths: list, # pipeline outputs recorded in dvc.lock
-                 rev: str | None = None, # the commit of the model version (None: the working tree)
-                 root: Path | None = None) -> dict:
-    "{path: bytes} of pipeline outputs at `rev`, each checked against its MD5 in dvc.lock."
-    root = Path(root or project_root())
-    lock = _git(root, 'show', f'{rev}:dvc.lock') if rev else (root/'dvc.lock').read_text()
-    out = {}
-    for p in paths:
-        want = lock_record(lock, str(Path(p).parent)).get(p)
-        if want is None: raise RegistryError(f"{p}: not recorded in dvc.lock{' at ' + rev[:8] if rev else ''}: run `dvc repro` first")
-        f = root/p
-        data = f.read_bytes() if f.is_file() else None
-        if rev and (data is None or md5_bytes(data) != want):
-            import dvc.api
-            data = dvc.api.read(p, rev=rev, repo=str(root), mode='rb')
-        if data is None: raise RegistryError(f"{p}: missing; run `dvc repro` (or `dvc checkout`)")
-        if md5_bytes(data) != want: raise RegistryError(f"{p}: refused: its MD5 differs from dvc.lock's record (changed after the pipeline wrote it); run `dvc checkout` or `dvc repro`")
-        out[p] = data
-    return out
 
 # %% ../nbs/08_scoring.ipynb
 def _num(x, nd: int = 2):
