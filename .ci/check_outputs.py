@@ -14,9 +14,13 @@ out = ['data/interim/transactions.parquet', 'data/interim/returns.parquet', 'dat
        'data/scores/clv.parquet', 'models/clv/model.json', 'models/clv/ml.skops', 'reports/03_clv.html', 'reports/metrics/clv.json',
        'data/scores/churn.parquet', 'models/churn/model.json', 'models/churn/model.skops', 'reports/04_churn.html', 'reports/metrics/churn.json',
        'data/scores/segments.parquet', 'models/segments/model.skops', 'models/segments/rfm_reference.npz', 'models/recs/model.npz', 'data/features/settings.json', 'reports/05_segments.html', 'reports/metrics/segments.json',
-       'data/scores/recommendations.parquet', 'data/scores/bought_together.parquet', 'reports/06_recs.html', 'reports/metrics/recs.json']
+       'data/scores/recommendations.parquet', 'data/scores/bought_together.parquet', 'reports/06_recs.html', 'reports/metrics/recs.json',
+       'reports/06b_monitor.html', 'reports/metrics/monitor.json', 'reports/monitor/orders.html', 'reports/monitor/feature_store.html', 'reports/monitor/scores.html']
 missing = [p for p in out if not Path(p).is_file()]
 assert not missing, f'missing outputs: {missing}'
+mon = json.loads(Path('reports/metrics/monitor.json').read_text())
+assert isinstance(mon['retrain_recommended'], bool) and (mon['reasons'] != []) == mon['retrain_recommended'], mon['reasons']
+assert len(mon['decay']['clv']) >= 6 and len(mon['decay']['churn']) >= 3 and len(mon['decay']['recs']) >= 6, 'monthly decay tables too short'
 
 m = json.loads(Path('reports/metrics/ingest.json').read_text())
 raw = pd.read_parquet(Path(os.environ['ECOMML_DATA_DIR'])/'Online Retail.parquet')

@@ -219,10 +219,12 @@ def model_health(metrics: dict, # stage name -> its metrics JSON
 def index_html(reports: list, # (file, title, one-line summary) of each report
                lists: list, # (file, title, customers, why)
                health: pd.DataFrame, # model_health
-               as_of: str, fingerprint: str, css: str = '') -> str:
+               as_of: str, fingerprint: str, css: str = '',
+               monitor: dict | None = None, # reports/metrics/monitor.json: the retrain verdict
+              ) -> str:
     "reports/index.html: one way in."
     import html as h
-    from ecomml.dashboard_page import html_table
+    from ecomml.dashboard_page import html_table, monitor_note
     e = lambda s: h.escape(str(s))
     rep = ''.join(f'<li><a href="{e(f)}">{e(t)}</a>: {e(s)}</li>' for f, t, s in reports)
     lst = ''.join(f'<li><a href="{e(f)}">{e(t)}</a> ({n:,} customers): {e(w)}</li>' for f, t, n, w in lists)
@@ -231,5 +233,5 @@ def index_html(reports: list, # (file, title, one-line summary) of each report
             'th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left}</style></head><body>'
             f'<h1>ecomml: customer analytics of the UCI Online Retail shop</h1><p>Data as of <strong>{e(as_of)}</strong>; data fingerprint <code>{e(fingerprint)}</code>.</p>'
             f'<h2>Start here</h2><ul><li><a href="dashboard.html">The dashboard</a>: KPIs, trends, retention, segments, value, churn, products and model health, with filters.</li></ul>'
-            f'<h2>Lists to act on</h2><ul>{lst}</ul><h2>Models</h2>{html_table(health)}'
+            f'<h2>Lists to act on</h2><ul>{lst}</ul><h2>Models</h2>{monitor_note(monitor)}{html_table(health)}'
             f'<h2>Reports</h2><ul>{rep}</ul></body></html>')

@@ -4,7 +4,7 @@
 
 # %% auto 0
 __all__ = ['PosInt', 'NonNegInt', 'PosFloat', 'NonNegFloat', 'Share', 'SECTIONS', 'ParamsError', 'Common', 'Ingest', 'Synthetic',
-           'Features', 'Clv', 'Churn', 'Segments', 'Recs', 'Dashboard', 'validate_params']
+           'Features', 'Clv', 'Churn', 'Segments', 'Recs', 'Dashboard', 'Monitor', 'validate_params']
 
 # %% ../nbs/00c_params.ipynb
 import re
@@ -241,8 +241,34 @@ class Dashboard(_Section):
     products_per_customer: PosInt
     top_pairs: PosInt
 
+class Monitor(_Section):
+    drift_threshold: Share
+    store_features: Annotated[list[str], Field(min_length=1)]
+    top_products: PosInt
+    line_sample: Annotated[int, Field(ge=100)]
+    challenger: Literal['bgnbd', 'pareto_nbd', 'mbgnbd']
+    max_drifted_share: Annotated[float, Field(ge=0, lt=1)]
+    strong_drift: PosFloat
+    max_auc_drop: Share
+    max_calibration_gap: Share
+    max_ndcg_drop: Share
+    max_aggregate_error_pct: PosFloat
+    clv_tolerance: NonNegFloat
+    max_score_drift: PosFloat
+    max_total_change: PosFloat
+    min_training_windows: PosInt
+
+    @field_validator('store_features')
+    @classmethod
+    def _known(cls, v: list) -> list:
+        from ecomml.features import FEATURES
+        bad = [f for f in v if f not in FEATURES]
+        if bad: raise ValueError(f"not a feature of the store: {', '.join(bad)} (features: {', '.join(FEATURES)})")
+        if len(set(v)) != len(v): raise ValueError("list each feature once")
+        return v
+
 SECTIONS = {'common': Common, 'ingest': Ingest, 'synthetic': Synthetic, 'features': Features, 'clv': Clv, 'churn': Churn,
-            'segments': Segments, 'recs': Recs, 'dashboard': Dashboard}
+            'segments': Segments, 'recs': Recs, 'monitor': Monitor, 'dashboard': Dashboard}
 
 # %% ../nbs/00c_params.ipynb
 def _where(loc) -> str:

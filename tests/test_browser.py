@@ -14,7 +14,7 @@ from conftest import set_params
 
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get('CI'), reason='Debian chromium not installed (.ci/run installs it)')
-STAGES = ['ingest', 'features', 'clv', 'churn', 'segments', 'recs', 'dashboard']
+STAGES = ['ingest', 'features', 'clv', 'churn', 'segments', 'recs', 'monitor', 'dashboard']
 ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
 
 
@@ -56,7 +56,7 @@ def test_index_links_resolve(root, browser):
     hrefs = page.eval_on_selector_all('a[href]', 'els => els.map(e => e.href)')
     names = {Path(unquote(urlparse(h).path)).name for h in hrefs}
     assert {'dashboard.html', 'win-back.csv', 'nurture.csv', 'cross-sell.csv'} <= names and {f for f in names if f.endswith('.html')} >= {
-        '01_ingest.html', '02_features.html', '03_clv.html', '04_churn.html', '05_segments.html', '06_recs.html', '07_dashboard.html'}
+        '01_ingest.html', '02_features.html', '03_clv.html', '04_churn.html', '05_segments.html', '06_recs.html', '06b_monitor.html', '07_dashboard.html'}
     missing = [h for h in hrefs if not Path(unquote(urlparse(h).path)).exists()]
     assert not missing, f"index links to missing files: {missing}"
     assert 'Data as of' in page.inner_text('body') and not errors and not blocked
@@ -64,7 +64,7 @@ def test_index_links_resolve(root, browser):
     page.context.close()
 
 
-@pytest.mark.parametrize('name', ['01_ingest', '02_features', '03_clv', '04_churn', '05_segments', '06_recs', '07_dashboard'])
+@pytest.mark.parametrize('name', ['01_ingest', '02_features', '03_clv', '04_churn', '05_segments', '06_recs', '06b_monitor', '07_dashboard'])
 def test_report_opens_offline_summary_first(root, browser, name):
     page, errors, blocked = open_page(browser, root/'reports'/f'{name}.html')
     assert not errors and not blocked, (errors, blocked)
@@ -90,6 +90,12 @@ def test_dashboard_draws_every_panel_and_filters(root, browser):
     assert len(charts) == 10 and all(drawn and n > 0 for _, drawn, n in charts), charts
     assert len(page.query_selector_all('#p-kpi .tile')) == 7
     assert all(len(page.query_selector_all(f'#l-{k} tbody tr')) > 0 for k in ['win_back', 'nurture']), 'a list preview is empty'
+    # the model-health panel shows the monitor's verdict, as monitor.json has it, with a link to its report
+    import json
+    mon = json.loads((root/'reports/metrics/monitor.json').read_text())
+    status = page.inner_text('section[aria-label="Model health"] [role="status"]')
+    assert ('retraining recommended' if mon['retrain_recommended'] else 'no retraining needed') in status, status
+    assert page.query_selector('section[aria-label="Model health"] a[href="06b_monitor.html"]') is not None
     shot(page, root, 'dashboard')
     before = dict(customers=page.eval_on_selector('#p-kpi', 'e => Number(e.dataset.customers)'),
                   trend=page.evaluate("document.getElementById('p-trend').data[0].y.reduce((a, b) => a + b, 0)"),
