@@ -5,8 +5,10 @@
    due at its time whether or not earlier ones have returned; latency counts from that time, so queueing shows), from
    an asyncio client in this process (raw HTTP/1.1 keep-alive; one Python process sends 500 rps easily this way);
 3. the same rate with `hey` (Debian's load tool) on one customer, as a cross-check of the client;
-4. POST /score with one real customer's raw history, 200 requests one after the other;
-5. the server's memory (RSS and USS) after all of it.
+4. POST /score with one real customer's raw history, 200 requests one after the other, then the histories of 300 other
+   random real customers, one request each (a mix of sizes: latency grows with the lines sent);
+5. the server's memory (RSS and USS) after all of it, and the memory of a process that only imports what the server
+   imports (the floor that no loading can go under).
 
 Run from the project root after `dvc repro`: `python benchmarks/api_load.py` (needs `hey` for step 3: apt-get install hey).
 Results are printed as JSON and a Markdown table; copy them to RESULTS.md with the hardware."""
@@ -93,18 +95,49 @@ def score_bench(url: str, body: bytes, n: int) -> dict:
                 max_ms=round(float(a.max()), 1), errors=bad)
 
 
-def raw_history(root: Path, cid: int) -> list:
+def raw_lines(root: Path) -> pd.DataFrame:
+    "The raw lines the pipeline read."
     src = json.loads((root/'data/interim/source.json').read_text())['files']
-    raw = pd.concat([pd.read_parquet(f['file']) if f['file'].endswith('.parquet') else pd.read_excel(f['file'], engine='calamine') for f in src])
+    return pd.concat([pd.read_parquet(f['file']) if f['file'].endswith('.parquet') else pd.read_excel(f['file'], engine='calamine') for f in src])
+
+
+def raw_history(root: Path, cid: int, raw: pd.DataFrame | None = None) -> list:
+    "One customer's raw lines as the JSON a client sends."
+    raw = raw_lines(root) if raw is None else raw
     d = raw[raw.CustomerID == cid][['InvoiceNo', 'StockCode', 'Description', 'Quantity', 'InvoiceDate', 'UnitPrice', 'CustomerID', 'Country']].copy()
     d['InvoiceDate'] = d.InvoiceDate.dt.strftime('%Y-%m-%dT%H:%M:%S'); d['InvoiceNo'], d['StockCode'] = d.InvoiceNo.astype(str), d.StockCode.astype(str)
     return json.loads(d.to_json(orient='records'))
+
+
+def score_mix(url: str, root: Path, as_of: str, n: int, seed: int = 0) -> dict:
+    "POST /score once for each of `n` random real customers: latency over the mix, and by the number of lines sent."
+    raw = raw_lines(root)
+    ids = pd.Series(raw.CustomerID.dropna().unique()).sample(n, random_state=seed).astype(int).tolist()
+    rows = []
+    for cid in ids:
+        body = json.dumps({'as_of': as_of, 'lines': raw_history(root, cid, raw)}).encode()
+        r = score_bench(url, body, 1)
+        rows.append((len(json.loads(body)['lines']), r['p50_ms'], r['errors']))
+    d = pd.DataFrame(rows, columns=['lines', 'ms', 'errors'])
+    size = pd.cut(d.lines, [0, 50, 200, 1000, 10**6], labels=['1-50', '51-200', '201-1000', 'over 1000'])
+    by = d.groupby(size, observed=True).ms.agg(['size', 'median', lambda x: x.quantile(0.99)]).round(1)
+    by.columns = ['customers', 'p50_ms', 'p99_ms']
+    return dict(customers=n, median_lines=int(d.lines.median()), p50_ms=round(float(d.ms.median()), 1), p99_ms=round(float(d.ms.quantile(0.99)), 1),
+                max_ms=round(float(d.ms.max()), 1), errors=int(d.errors.sum()), by_lines=by.reset_index().rename(columns={'lines': 'lines sent'}).to_dict('records'))
+
+
+def imports_only_mb() -> float:
+    "RSS of a process that imports what `ecomml-serve` imports (the API, the scorer's models and DuckDB) and loads nothing."
+    code = ("import ecomml.api, ecomml.btyd, ecomml.churn, ecomml.clv, ecomml.segments, ecomml.features, skops.io, duckdb, uvicorn, fastapi_offline\n"
+            "print([l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1])")
+    return round(int(subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout) / 1024)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--rate', type=int, default=500); ap.add_argument('--seconds', type=int, default=30)
     ap.add_argument('--score-requests', type=int, default=200)
+    ap.add_argument('--score-mix', type=int, default=300, help='other real customers, one POST /score each')
     a = ap.parse_args()
     root = Path.cwd()
     port = free_port(); url = f'http://127.0.0.1:{port}'
@@ -127,11 +160,12 @@ def main():
         cid = int(pd.read_parquet(root/'data/features/customers.parquet').query('cutoff == cutoff.max()').sort_values('n_orders').customer_id.iloc[-200])
         body = json.dumps({'as_of': f"{pd.read_parquet(root/'data/scores/clv.parquet').score_date.max():%Y-%m-%d}", 'lines': raw_history(root, cid)}).encode()
         score = score_bench(url, body, a.score_requests)
+        mix = score_mix(url, root, json.loads(body)['as_of'], a.score_mix)
         mem = proc.memory_full_info()
         res = dict(machine=f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB",
                    client='same machine, loopback', startup_s=round(startup, 2), rss_idle_mb=round(rss_idle / 2**20), rss_after_mb=round(mem.rss / 2**20),
                    uss_after_mb=round(mem.uss / 2**20), customers=len(ids), get_customer_open_loop=get, get_customer_hey_one_id=one,
-                   post_score=dict(customer=cid, **score))
+                   imports_only_rss_mb=imports_only_mb(), post_score=dict(customer=cid, **score), post_score_mix=mix)
         print(json.dumps(res, indent=2))
     finally:
         p.terminate(); p.wait(timeout=10)

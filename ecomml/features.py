@@ -317,8 +317,9 @@ def customer_features_expr(tx: ibis.Table, # clean transactions
 
 def _typed(out: pd.DataFrame) -> pd.DataFrame:
     "The store's column types, sorted by cutoff and customer."
-    out[CUTOFF] = out[CUTOFF].astype('datetime64[ns]')
-    return out.astype(DTYPES).sort_values([CUTOFF, CUSTOMER_ID], ignore_index=True)
+    for c, t in {CUTOFF: 'datetime64[ns]', **DTYPES}.items():
+        if str(out[c].dtype) != t: out[c] = out[c].astype(t)             # only the columns that differ: cheap for the API's one-row frames
+    return out.sort_values([CUTOFF, CUSTOMER_ID], ignore_index=True) if len(out) > 1 else out.reset_index(drop=True)
 
 def customer_features(tx: pd.DataFrame, returns: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int = 90, time_unit: str = 'D',
                       ipt_min_purchases: int = 3,
@@ -385,8 +386,9 @@ def run_features_sql(sql: str, # from `customer_features_sql`
     "The store's rows (its types) for the customers in `tx`."
     import duckdb
     con = con or duckdb.connect(config={'threads': 1})
-    con.register(SCORE_TABLES[0], tx); con.register(SCORE_TABLES[1], returns)
-    try: return _typed(con.execute(sql).df())
+    t, r = (pa.Table.from_pandas(d, preserve_index=False) for d in (tx, returns))     # Arrow: registered without a scan of the frames (~2 ms less)
+    con.register(SCORE_TABLES[0], t); con.register(SCORE_TABLES[1], r)
+    try: return _typed(con.execute(sql).fetch_arrow_table().to_pandas())
     finally: con.unregister(SCORE_TABLES[0]); con.unregister(SCORE_TABLES[1])
 
 # %% ../nbs/02_features.ipynb

@@ -78,20 +78,23 @@ def match_cancellations(sales: pd.DataFrame, # sale lines (with `line_id`)
                         cancels: pd.DataFrame, # product cancellation lines (negative quantity, with `line_id`)
                        ) -> pd.DataFrame:
     "Pairs (cancel_line, sale_line, quantity): each cancellation, in time order, undoes the latest sales of the same customer and product at or before its time, same unit price first, up to what is left of them."
-    key = [CUSTOMER_ID, STOCK_CODE]
-    c = cancels[(cancels[QUANTITY] < 0) & cancels[key].notna().all(axis=1)].sort_values([INVOICE_DATE, LINE_ID])
-    s = sales[sales[key].notna().all(axis=1)].sort_values([INVOICE_DATE, LINE_ID])
+    if len(cancels) == 0 or len(sales) == 0: return pd.DataFrame([], columns=['cancel_line', 'sale_line', QUANTITY], dtype='int64')
+    def rows(d, ok):
+        "Positions of the rows in `ok`, by time, then line (arrays throughout: the API matches one customer's lines per request)."
+        i = np.flatnonzero(ok & d[CUSTOMER_ID].notna().to_numpy() & d[STOCK_CODE].notna().to_numpy())
+        return i[np.lexsort((d[LINE_ID].to_numpy()[i], d[INVOICE_DATE].to_numpy()[i]))]
+    c, s = rows(cancels, cancels[QUANTITY].to_numpy() < 0), rows(sales, True)
+    C, S = (lambda k: cancels[k].to_numpy()[c]), (lambda k: sales[k].to_numpy()[s])
     # one number per (customer, product), numbered in the order the cancellations first name them
-    both = pd.concat([c[key], s[key]], ignore_index=True)
-    cu, st = (pd.factorize(both[k])[0].astype(np.int64) for k in key)
+    cu, st = (pd.factorize(np.concatenate([cancels[k].to_numpy(object)[c], sales[k].to_numpy(object)[s]]))[0].astype(np.int64) for k in (CUSTOMER_ID, STOCK_CODE))
     codes = pd.factorize(cu * (int(st.max()) + 1 if len(st) else 1) + st)[0]                     # integers: faster to factorize than pairs
     cc, sc = codes[:len(c)], codes[len(c):]
     so = np.argsort(sc, kind='stable'); sc = sc[so]                         # sales by product of a customer, then time
-    when, ids = s[INVOICE_DATE].to_numpy()[so], s[LINE_ID].to_numpy()[so].tolist()
-    left, price = s[QUANTITY].to_numpy()[so].astype(np.int64).tolist(), s[UNIT_PRICE].to_numpy()[so].tolist()
+    when, ids = S(INVOICE_DATE)[so], S(LINE_ID)[so].tolist()
+    left, price = S(QUANTITY)[so].astype(np.int64).tolist(), S(UNIT_PRICE)[so].tolist()
     co = np.argsort(cc, kind='stable')                                      # cancellations by product of a customer, then time
     lo_all, hi_all = np.searchsorted(sc, cc[co], 'left'), np.searchsorted(sc, cc[co], 'right')
-    cw, cid, cq, cp = c[INVOICE_DATE].to_numpy()[co], c[LINE_ID].to_numpy()[co].tolist(), c[QUANTITY].to_numpy()[co].tolist(), c[UNIT_PRICE].to_numpy()[co].tolist()
+    cw, cid, cq, cp = C(INVOICE_DATE)[co], C(LINE_ID)[co].tolist(), C(QUANTITY)[co].tolist(), C(UNIT_PRICE)[co].tolist()
     out = []
     for j in range(len(co)):
         lo, hi = int(lo_all[j]), int(hi_all[j])
@@ -135,47 +138,48 @@ def clean(tx: pd.DataFrame, # transactions from `to_transactions`
           name: str = 'the raw log', # named in errors
          ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     "Sale lines with the netting lines of matched cancellations, the returns table, the rule table and the reconciliation (amounts in thousandths of a pound)."
-    rules, rows, taken = cleaning_rules(list(non_product_codes), non_product_pattern), [], {}
-    steps = [('raw file: every line', len(tx), int(_milli(tx).sum()))]
+    rules, rows = cleaning_rules(list(non_product_codes), non_product_pattern), []
+    milli = _milli(tx)                                  # of the lines still in play
+    steps = [('raw file: every line', len(tx), int(milli.sum()))]
     for rule, mask in rules.items():
-        drop = mask(tx).to_numpy(bool)
-        rows.append(dict(rule=rule, rows_in=len(tx), removed=int(drop.sum()), rows_out=int(len(tx) - drop.sum())))
-        taken[rule], tx = tx[drop], tx[~drop]
-        steps.append((f'− {_WORDS[rule]}', int(drop.sum()), -int(_milli(taken[rule]).sum())))
+        drop = mask(tx).to_numpy(bool); n = int(drop.sum())
+        rows.append(dict(rule=rule, rows_in=len(tx), removed=n, rows_out=len(tx) - n))
+        steps.append((f'− {_WORDS[rule]}', n, -int(milli[drop].sum())))
+        if rule == 'cancellation': cancels = tx[drop]
+        if n: tx, milli = tx[~drop], milli[~drop]        # a rule that takes nothing out leaves the table as it is
         if len(tx) == 0:
             raise RawDataError(f"{name}: no sale lines left after rule '{rule}' ({rows[-1]['rows_in']:,} lines in, all removed): nothing to analyse")
-    cancels = taken['cancellation']
     reversal = rules['non_product'](cancels).to_numpy(bool)
     pairs = match_cancellations(tx, cancels[~reversal])
+    pc, ps, pq = (pairs[k].to_numpy() for k in ('cancel_line', 'sale_line', QUANTITY))
+    si, ci = pd.Index(tx[LINE_ID]).get_indexer(ps), pd.Index(cancels[LINE_ID]).get_indexer(pc)     # rows of the paired lines (line ids are unique)
     sales = tx.assign(kind='sale', cancels=pd.array([pd.NA] * len(tx), dtype='Int64'))
-    s, c = sales.set_index(LINE_ID).loc[pairs.sale_line], cancels.set_index(LINE_ID).loc[pairs.cancel_line]
-    undo = s.reset_index().assign(**{INVOICE_NO: c[INVOICE_NO].to_numpy(), INVOICE_DATE: c[INVOICE_DATE].to_numpy(),
-                                     QUANTITY: -pairs[QUANTITY].to_numpy(), LINE_ID: pairs.cancel_line.to_numpy(),
-                                     'kind': 'cancellation', 'cancels': pairs.sale_line.to_numpy()})
-    undo[REVENUE] = undo[QUANTITY] * undo[UNIT_PRICE]
-    netted = cancels[LINE_ID].map(pairs.groupby('cancel_line')[QUANTITY].sum()).fillna(0).astype('int64').to_numpy()
-    treatment = np.select([reversal, netted == 0, netted < -cancels[QUANTITY].to_numpy()], ['reversal', 'unmatched', 'partly_netted'], 'netted')
-    returns = cancels.assign(netted_quantity=netted, treatment=treatment).reset_index(drop=True)
+    if len(pairs):     # each netted quantity becomes a line: the sale line's product and price, the cancellation's invoice, time and line id
+        undo = sales.iloc[si].assign(**{INVOICE_NO: cancels[INVOICE_NO].to_numpy()[ci], INVOICE_DATE: cancels[INVOICE_DATE].to_numpy()[ci],
+                                        QUANTITY: -pq, LINE_ID: pc, 'kind': 'cancellation', 'cancels': ps})
+        undo[REVENUE] = undo[QUANTITY] * undo[UNIT_PRICE]
+    netted = np.zeros(len(cancels), np.int64); np.add.at(netted, ci, pq)
+    kind = np.select([reversal, netted == 0, netted < -cancels[QUANTITY].to_numpy()], ['reversal', 'unmatched', 'partly_netted'], 'netted')
+    returns = cancels.assign(netted_quantity=netted, treatment=kind).reset_index(drop=True)
     # the reconciliation: booked value of the netted quantities (at the cancellation's price) and the price difference to the sales they undo
-    at_cancel = np.round(-pairs[QUANTITY].to_numpy() * c[UNIT_PRICE].to_numpy() * 1000).astype(np.int64)
-    at_sale = np.round(-pairs[QUANTITY].to_numpy() * s[UNIT_PRICE].to_numpy() * 1000).astype(np.int64)
-    full = np.isin(pairs.cancel_line, returns[LINE_ID][returns.treatment == 'netted'])
-    gross = int(_milli(sales).sum())
-    kind = returns.treatment.to_numpy()
+    at_cancel = np.round(-pq * cancels[UNIT_PRICE].to_numpy()[ci] * 1000).astype(np.int64)
+    at_sale = np.round(-pq * tx[UNIT_PRICE].to_numpy()[si] * 1000).astype(np.int64)
+    full = (kind == 'netted')[ci]                      # the pair's cancellation is netted in full
+    gross = int(milli.sum())
     steps += [('= gross sales', len(sales), gross),
               ('− cancellations netted in full', int((kind == 'netted').sum()), int(at_cancel[full].sum())),
               ('− cancellations netted in part (the netted part)', int((kind == 'partly_netted').sum()), int(at_cancel[~full].sum())),
               ('± price difference between cancellation and sale', None, int((at_sale - at_cancel).sum())),
               ('= net sales', None, gross + int(at_sale.sum()))]
     # where the cancellation lines went: netted (at their own price), unmatched quantities, reversals
-    cm = _milli(returns)
+    cm = _milli(cancels)
     where = [('netted in full against earlier sales', int((kind == 'netted').sum()), int(at_cancel[full].sum())),
              ('netted in part: the netted part', int((kind == 'partly_netted').sum()), int(at_cancel[~full].sum())),
              ('unmatched: no earlier sale (lines), or more than was sold (the rest of the partly netted lines)', int((kind == 'unmatched').sum()),
               int(cm[np.isin(kind, ['unmatched', 'partly_netted'])].sum() - at_cancel[~full].sum())),
              ('manual and non-product reversals', int((kind == 'reversal').sum()), int(cm[kind == 'reversal'].sum())),
              ('= cancellation lines (C invoices)', len(returns), int(cm.sum()))]
-    tx = pd.concat([sales, undo[sales.columns]], ignore_index=True).sort_values([INVOICE_DATE, LINE_ID], kind='stable').reset_index(drop=True)
+    tx = (pd.concat([sales, undo[sales.columns]], ignore_index=True) if len(pairs) else sales).sort_values([INVOICE_DATE, LINE_ID], kind='stable').reset_index(drop=True)
     for t in (tx, returns): t[CUSTOMER_ID] = t[CUSTOMER_ID].astype('int64')
     rec = pd.concat([pd.DataFrame(steps, columns=['step', 'lines', 'milli']).assign(table='sales'),
                      pd.DataFrame(where, columns=['step', 'lines', 'milli']).assign(table='cancellations')], ignore_index=True)

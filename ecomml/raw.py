@@ -140,20 +140,28 @@ def _numeric(s: pd.Series, path, col, rule, allow_missing=False) -> pd.Series:
     if bad.any(): _fail(path, col, rule, bad, s)
     return num
 
+def _code_text(x) -> str | None:
+    "One code cell as text: a whole number (an Excel number cell, 536365 or 536365.0) as digits, text stripped as it is, empty as None."
+    if x is None or (isinstance(x, float) and np.isnan(x)): return None
+    if isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)): return str(int(x))
+    if isinstance(x, (float, np.floating)) and np.isfinite(x) and x == np.floor(x): return str(int(x))
+    return str(x).strip()
+
 def _code(s: pd.Series) -> pd.Series:
-    "Codes as strings: 536365.0 -> '536365', '85123A' stays."
-    num = pd.to_numeric(s, errors='coerce')
-    whole = num.notna() & (num == np.floor(num.fillna(0)))
-    out = s.astype(object).where(~whole, num.where(whole).astype('Int64').astype(str))
-    return out.where(s.notna(), None).astype(object).map(lambda x: None if x is None else str(x).strip())
+    "Codes as strings: 536365.0 -> '536365', ' 85123A ' -> '85123A'; text stays text ('00123', 'inf'). Each distinct cell converted once."
+    inv, cells = pd.factorize(s, use_na_sentinel=False)
+    return pd.Series(np.array([_code_text(x) for x in cells], dtype=object)[inv], index=s.index, dtype=object)
 
 # %% ../nbs/00b_raw.ipynb
 def _dates(s: pd.Series, path, col: str, date_format: str | None = None) -> pd.Series:
     "Date cells as timestamps; text only in ISO 8601 (YYYY-MM-DD HH:MM) unless `date_format` states its format."
     text = s.map(lambda x: isinstance(x, str)).to_numpy(bool)
-    when = pd.Series(pd.NaT, index=s.index, dtype='datetime64[ns]')
-    if (~text).any(): when[~text] = pd.to_datetime(s[~text], errors='coerce')
-    if text.any(): when[text] = pd.to_datetime(s[text].str.strip(), format=date_format or 'ISO8601', errors='coerce')
+    as_text = lambda t: pd.to_datetime(t.str.strip(), format=date_format or 'ISO8601', errors='coerce')
+    if not text.any(): when = pd.to_datetime(s, errors='coerce').astype('datetime64[ns]')       # date cells only (a workbook, the API)
+    elif text.all(): when = as_text(s).astype('datetime64[ns]')                                  # text only (a CSV or Parquet export)
+    else:
+        when = pd.Series(pd.NaT, index=s.index, dtype='datetime64[ns]')
+        when[~text] = pd.to_datetime(s[~text], errors='coerce'); when[text] = as_text(s[text])
     rule = (f"must be a date-time in ingest.date_format {date_format!r}" if date_format else
             "must be a date-time (text dates in ISO 8601, YYYY-MM-DD HH:MM; for another order such as day-first, state it in ingest.date_format)")
     if when.isna().any(): _fail(path, col, rule, when.isna(), s)

@@ -78,7 +78,7 @@ def clean_history(lines: list, # dicts in the raw schema (RAW_COLUMNS)
     "(clean transactions, returns) of one customer's raw lines, by the ingest stage's rules."
     from ecomml.raw import RawDataError, parse_types
     from ecomml.ingest import clean, to_transactions
-    raw = pd.DataFrame(lines, columns=RAW_COLUMNS).astype({'InvoiceDate': object})
+    raw = pd.DataFrame({c: pd.Series([l.get(c) for l in lines], dtype=object) for c in RAW_COLUMNS})     # cells as read, like a workbook's
     ids = raw.CustomerID.dropna().unique()
     if len(ids) > 1: raise HistoryError(f"lines: one customer per request, got CustomerID {', '.join(str(int(i)) for i in ids[:5])}", ['body', 'lines'])
     try:
