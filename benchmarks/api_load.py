@@ -110,9 +110,9 @@ def raw_history(root: Path, cid: int, raw: pd.DataFrame | None = None) -> list:
 
 
 def score_mix(url: str, root: Path, as_of: str, n: int, seed: int = 0) -> dict:
-    "POST /score once for each of `n` random real customers: latency over the mix, and by the number of lines sent."
+    "POST /score once for each of `n` random customers the pipeline scored: latency over the mix, and by the number of lines sent."
     raw = raw_lines(root)
-    ids = pd.Series(raw.CustomerID.dropna().unique()).sample(n, random_state=seed).astype(int).tolist()
+    ids = pd.read_parquet(root/'data/scores/clv.parquet').customer_id.sample(n, random_state=seed).astype(int).tolist()
     rows = []
     for cid in ids:
         body = json.dumps({'as_of': as_of, 'lines': raw_history(root, cid, raw)}).encode()

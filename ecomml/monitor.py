@@ -258,6 +258,8 @@ def checks(clv: pd.DataFrame, churn: pd.DataFrame, recs: pd.DataFrame, # decay t
            **_,
           ) -> pd.DataFrame:
     "Every rule at every date it applies to: check, date, value, threshold, triggered, and the finding in words."
+    from ecomml.btyd import MODEL_NAMES
+    name = lambda m: {**MODEL_NAMES, 'gradient_boosting': 'gradient boosting', 'calibration_rate': 'calibration-rate baseline'}.get(m, m.replace('_', ' '))
     rows = []
     def add(check, date, value, threshold, triggered, words): rows.append(dict(check=check, date=str(date)[:10], value=float(value), threshold=float(threshold), triggered=bool(triggered), words=words))
     base = served['clv'] in ('calibration_rate', 'zero')
@@ -266,10 +268,10 @@ def checks(clv: pd.DataFrame, churn: pd.DataFrame, recs: pd.DataFrame, # decay t
         if base:
             v = getattr(r, f'{challenger}_mae') / r.calibration_rate_mae - 1
             add('clv_vs_baseline', d, v, -clv_tolerance, v < -clv_tolerance,
-                f"CLV at {d}: {challenger} (revenue MAE £{getattr(r, f'{challenger}_mae'):,.0f}) {'beats' if v < -clv_tolerance else 'does not beat'} the served calibration-rate baseline (£{r.calibration_rate_mae:,.0f}) by more than {clv_tolerance:.0%}")
+                f"CLV at {d}: {name(challenger)} (revenue MAE £{getattr(r, f'{challenger}_mae'):,.0f}) {'beats' if v < -clv_tolerance else 'does not beat'} the served calibration-rate baseline (£{r.calibration_rate_mae:,.0f}) by more than {clv_tolerance:.0%}")
         else:
             v = getattr(r, f"{served['clv']}_mae") / r.calibration_rate_mae - 1
-            add('clv_vs_baseline', d, v, 0, v > 0, f"CLV at {d}: the served {served['clv']} (revenue MAE £{getattr(r, served['clv'] + '_mae'):,.0f}) {'loses to' if v > 0 else 'beats'} the calibration-rate baseline (£{r.calibration_rate_mae:,.0f})")
+            add('clv_vs_baseline', d, v, 0, v > 0, f"CLV at {d}: the served {name(served['clv'])} (revenue MAE £{getattr(r, served['clv'] + '_mae'):,.0f}) {'loses to' if v > 0 else 'beats'} the calibration-rate baseline (£{r.calibration_rate_mae:,.0f})")
         e = getattr(r, f"{served['clv']}_aggregate_error_pct")
         add('clv_aggregate_error', d, e, max_aggregate_error_pct, abs(e) > max_aggregate_error_pct,
             f"CLV at {d}: the served model predicted £{getattr(r, served['clv'] + '_predicted_revenue'):,.0f} for the next window, £{r.actual_revenue:,.0f} came in ({e:+.0f}%; the limit is ±{max_aggregate_error_pct:.0f}%)")

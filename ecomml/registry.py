@@ -274,12 +274,17 @@ class Model:
     def __init__(self, info: dict, objects: dict): self.info, self.objects, self.card = info, objects, objects.get('model.json', {})
     def __repr__(self): return f"Model({self.info['name']}, {self.info['source']}, files: {', '.join(self.objects)})"
 
-def load_model(name: str, version: str | None = None, stage: str | None = None, root: Path | None = None) -> Model:
+def load_model(name: str, version: str | None = None, stage: str | None = None, root: Path | None = None,
+               decode_if=None, # (file name, model.json) -> whether to decode the file (default: every file); the others are checked, not decoded
+              ) -> Model:
     "A model of the store by name and version or stage (default: prod, else the latest version, else the working tree), every file checked and decoded."
     root = Path(root or project_root())
     info = resolve(name, version, stage, root)
     files = read_verified(info, root)
-    return Model(info, {f: decode(f, b, f"{info['path']}/{f} ({info['source']})") for f, b in files.items()})
+    what = lambda f: f"{info['path']}/{f} ({info['source']})"
+    card = decode('model.json', files['model.json'], what('model.json')) if 'model.json' in files else {}
+    return Model(info, {f: card if f == 'model.json' else decode(f, b, what(f)) for f, b in files.items()
+                        if f == 'model.json' or decode_if is None or decode_if(f, card)})
 
 # %% ../nbs/00e_registry.ipynb
 def _set_meta(root: Path, name: str, meta: dict) -> bool:

@@ -125,6 +125,15 @@ def test_score_a_history_equals_the_batch_score(client, root, raw):
         assert (j['clv']['p_alive'] is None) == bool(np.isnan(r.p_alive))
 
 
+def test_codes_are_text(client, raw):
+    "A stock code that reads as a number ('inf', '1e20', '00123') is a code like any other, not a 500 (found while measuring)."
+    cid = int(raw.CustomerID.value_counts().index[0])
+    lines = history(raw, cid)[:30]
+    for code in ['inf', '1e20', '00123', 'nan']:
+        r = client.post('/score', json={'as_of': '2011-12-10', 'lines': [dict(l, StockCode=code) if i < 3 else l for i, l in enumerate(lines)]})
+        assert r.status_code == 200, (code, r.text)
+
+
 def test_score_sees_only_lines_before_as_of(client, raw, service):
     cid = int(raw.CustomerID.value_counts().index[0])
     lines = history(raw, cid)

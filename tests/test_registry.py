@@ -99,3 +99,14 @@ def test_every_model_card_has_the_hugging_face_layout(synthetic_repo):
         assert 'joblib.load' not in card and 'baseline' in card.split('## Evaluation against the baseline')[1].split('## Limitations')[0].lower(), name
         m = load_model(name, root=synthetic_repo)
         assert m.card['meta']['as_of'] and m.card['meta']['holdout'], name
+
+
+def test_files_not_decoded_are_still_checked(repo):
+    "The API decodes only what it serves (`decode_if`); every file of the model is checked against dvc.lock all the same."
+    only_json = lambda f, card: f.endswith('.json')
+    m = load_model('churn', root=repo, decode_if=only_json)
+    assert set(m.objects) == {'model.json'} and m.card['model'] and 'model.skops' not in m.objects
+    f = repo/'models/churn/model.skops'
+    b = bytearray(f.read_bytes()); b[len(b) // 2] ^= 0xFF; f.write_bytes(bytes(b))
+    with pytest.raises(RegistryError, match=r'models/churn/model.skops \(working tree.*refused: its MD5'):
+        load_model('churn', root=repo, decode_if=only_json)
