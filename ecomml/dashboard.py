@@ -176,10 +176,10 @@ def model_health(metrics: dict, # stage name -> its metrics JSON
     m = metrics.get('clv')
     if m:
         ch = m['chosen_model']; sel = m.get('select_metric', 'mae')
-        nm = {'bgnbd': 'BG/NBD + Gamma-Gamma', 'pareto_nbd': 'Pareto/NBD + Gamma-Gamma', 'mbgnbd': 'MBG/NBD + Gamma-Gamma', 'gradient_boosting': 'gradient boosting',
-              'calibration_rate': 'the calibration-rate baseline itself (no model beat it)'}.get(ch, ch)
+        names = {'bgnbd': 'BG/NBD + Gamma-Gamma', 'pareto_nbd': 'Pareto/NBD + Gamma-Gamma', 'mbgnbd': 'MBG/NBD + Gamma-Gamma', 'gradient_boosting': 'gradient boosting'}
+        nm = {**names, 'calibration_rate': 'the calibration-rate baseline itself (no model beat it)'}.get(ch, ch)
         if ch == 'calibration_rate':        # the yardstick is then the best model it beat
-            ru = m.get('runner_up', 'bgnbd'); base_nm = {'gradient_boosting': 'best model: gradient boosting'}.get(ru, f"best model: {ru.replace('_', ' ')}")
+            ru = m.get('runner_up', 'bgnbd'); base_nm = f"best model: {names.get(ru, ru.replace('_', ' '))}"
         else: ru, base_nm = 'calibration_rate', 'calibration-rate baseline'
         for t, k in [('revenue', sel), ('revenue', 'rmse'), ('purchases', 'rmse')]:
             if (t, k) == ('revenue', 'rmse') and sel == 'rmse': continue
@@ -192,7 +192,7 @@ def model_health(metrics: dict, # stage name -> its metrics JSON
         ch = m['chosen_model']; sel = m.get('select_metric', 'pr_auc')
         base = m.get('best_baseline') or max(['recency'] + ([] if m.get('bgnbd_degenerate') else ['bgnbd']), key=lambda x: m.get(f'{x}_{sel}', -1))
         a, b = m.get(f'{ch}_{sel}'), m.get(f'{base}_{sel}')
-        rows.append(('churn in the next 90 days', ch.replace('_', ' '), f"{sel.upper().replace('_', ' ')}, higher is better", a,
+        rows.append(('churn in the next 90 days', {'logistic': 'logistic regression'}.get(ch, ch.replace('_', ' ')), f"{sel.upper().replace('_', ' ')}, higher is better", a,
                      {'recency': 'recency baseline', 'bgnbd': '1 − P(alive) baseline'}[base], b, a is not None and b is not None and a > b, versions.get('churn'), m.get('test_cutoff')))
     m = metrics.get('recs')
     if m:
