@@ -81,6 +81,7 @@ class RecLists:
         self.blob = bytearray(items.to_json(orient='records', lines=True, force_ascii=False).encode() if len(items) else b'')
         view = np.frombuffer(self.blob, np.uint8)
         nl = np.flatnonzero(view == 10)            # JSON lines: a raw newline only ends an item (inside strings it is escaped)
+        if len(nl) != len(items): raise ValueError(f"recommendations: {len(items):,} items written as {len(nl):,} JSON lines")
         view[nl] = ord(',')                        # in place: the items joined by commas
         self.start, self.end, self.rank = np.r_[0, nl[:-1] + 1].astype(np.int64)[:len(nl)], nl.astype(np.int64), recs['rank'].to_numpy(np.int64)
         cid, lst = recs[CUSTOMER_ID].to_numpy(), recs['list'].to_numpy()

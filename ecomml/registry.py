@@ -277,7 +277,7 @@ class Model:
 def load_model(name: str, version: str | None = None, stage: str | None = None, root: Path | None = None,
                decode_if=None, # (file name, model.json) -> whether to decode the file (default: every file); the others are checked, not decoded
               ) -> Model:
-    "A model of the store by name and version or stage (default: prod, else the latest version, else the working tree), every file checked and decoded."
+    "A model of the store by name and version or stage (default: prod, else the latest version, else the working tree): every file checked, and decoded (all, or those `decode_if` asks for)."
     root = Path(root or project_root())
     info = resolve(name, version, stage, root)
     files = read_verified(info, root)
