@@ -134,6 +134,25 @@ def test_codes_are_text(client, raw):
         assert r.status_code == 200, (code, r.text)
 
 
+def test_score_never_fails_on_what_the_schema_allows(client, raw):
+    """Property-based, past the schema (schemathesis's random histories stop at the date rule): a real history with stock codes,
+    quantities and prices drawn from what the schema allows gets its scores or a 422 naming an ingest rule, never a 500."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+    base = history(raw, int(raw.CustomerID.value_counts().index[0]))[:20]
+    codes = st.one_of(st.text(min_size=1, max_size=20), st.from_regex(r'-?[0-9]{1,6}(\.[0-9]{1,2})?(e[0-9]{1,3})?', fullmatch=True),
+                      st.sampled_from(['inf', '-Infinity', 'nan', '1e400', ' ', '00123', 'POST', 'C2']))    # text that reads as a number, blank, non-products
+    @settings(max_examples=80, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.tuples(st.integers(0, len(base) - 1), codes, st.integers(-10**6, 10**6),
+                              st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)), min_size=1, max_size=6))
+    def check(changes):
+        lines = [dict(l) for l in base]
+        for i, code, q, p in changes: lines[i].update(StockCode=code, Quantity=q, UnitPrice=p)
+        r = client.post('/score', json={'as_of': '2011-12-10', 'lines': lines})
+        assert r.status_code in (200, 422), (r.status_code, r.text[:300], changes)
+        if r.status_code == 422: assert r.json()['detail'][0]['type'] == 'ingest_rule', r.text[:300]
+    check()
+
+
 def test_score_sees_only_lines_before_as_of(client, raw, service):
     cid = int(raw.CustomerID.value_counts().index[0])
     lines = history(raw, cid)
