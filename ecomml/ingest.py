@@ -148,7 +148,8 @@ def clean(tx: pd.DataFrame, # transactions from `to_transactions`
         if rule == 'cancellation': cancels = tx[drop]
         if n: tx, milli = tx[~drop], milli[~drop]        # a rule that takes nothing out leaves the table as it is
         if len(tx) == 0:
-            raise RawDataError(f"{name}: no sale lines left after rule '{rule}' ({rows[-1]['rows_in']:,} lines in, all removed): nothing to analyse")
+            k = rows[-1]['rows_in']
+            raise RawDataError(f"{name}: no sale lines left after rule '{rule}' ({k:,} line{'s' if k != 1 else ''} in, all removed): nothing to analyse")
     reversal = rules['non_product'](cancels).to_numpy(bool)
     pairs = match_cancellations(tx, cancels[~reversal])
     pc, ps, pq = (pairs[k].to_numpy() for k in ('cancel_line', 'sale_line', QUANTITY))
