@@ -83,10 +83,25 @@ def lock_record(lock: str | dict, # dvc.lock: its text or parsed YAML
 
 # %% ../nbs/00e_registry.ipynb
 def skops_dumps(obj) -> bytes:
-    """A scikit-learn estimator (or a dict of them) as skops bytes. Not the same bytes on every run (skops names its arrays
-    by object ids): a version is its commit and the files DVC cached for it, not a rebuild."""
-    import skops.io as sio
-    return sio.dumps(obj)
+    """A scikit-learn estimator (or a dict of them) as skops bytes, the same bytes for the same model on every run. skops
+    names its arrays and shared objects by `id()` and stamps each file with the clock; here they are numbered in order of
+    first use and dated 1980-01-01 (as NumPy's .npz files are), so a rebuild from the same data and params gives the same
+    hash in dvc.lock, and so the same model version."""
+    import zipfile, skops.io as sio
+    src = zipfile.ZipFile(io.BytesIO(sio.dumps(obj)))
+    files = dict(n.rsplit('.', 1) for n in src.namelist() if n != 'schema.json')     # {id or uuid: suffix}
+    new = {}
+    def canon(m):
+        if m.group(1): return f'"__id__": {new.setdefault(m.group(1), len(new))}'
+        return f'"{new.setdefault(m.group(2), len(new))}.{m.group(3)}"' if files.get(m.group(2)) == m.group(3) else m.group()
+    schema = re.sub(r'"__id__": (\d+)|"([\w-]+)\.(npy|npz|bin)"', canon, src.read('schema.json').decode())
+    if missing := [k for k in files if k not in new]: raise RegistryError(f"skops: files not named in its schema: {missing[:3]}")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, 'w') as z:
+        for name, data in [*sorted((f'{new[k]}.{s}', src.read(f'{k}.{s}')) for k, s in files.items()), ('schema.json', schema.encode())]:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)); info.compress_type = zipfile.ZIP_STORED
+            z.writestr(info, data)
+    return out.getvalue()
 
 def skops_loads(data: bytes, # skops bytes
                 what: str = 'a skops file', # named in errors (the file and version)
