@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_features.ipynb 3
 from __future__ import annotations
-import os
+import functools, os
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -72,9 +72,14 @@ def data_span(tx: ibis.Table) -> tuple[pd.Timestamp, pd.Timestamp]:
     r = tx.aggregate(lo=tx[INVOICE_DATE].min(), hi=tx[INVOICE_DATE].max()).to_pyarrow().to_pylist()[0]
     return pd.Timestamp(r['lo']), pd.Timestamp(r['hi'])
 
+@functools.cache
+def _local() -> ibis.BaseBackend:
+    "A DuckDB of this process with one thread: parallel sums of floats come out different in the last bits on every run."
+    return ibis.duckdb.connect(threads=1)
+
 def _run(expr: ibis.Table, index: str | None = CUSTOMER_ID) -> pd.DataFrame:
-    "Execute `expr` (built on in-memory frames) on Ibis's default backend, a DuckDB of this process; a frame indexed and sorted by `index`."
-    out = expr.to_pyarrow().to_pandas()
+    "Execute `expr` (built on in-memory frames) on a one-thread DuckDB of this process (the same bits on every run); a frame indexed and sorted by `index`."
+    out = _local().to_pyarrow(expr).to_pandas()
     return out.set_index(index).sort_index() if index else out
 
 def _at(x) -> ibis.Expr:
@@ -330,12 +335,13 @@ def customer_features(tx: pd.DataFrame, returns: pd.DataFrame, cutoff: pd.Timest
                      ) -> pd.DataFrame:
     "`customer_features_expr` of frames."
     start, end = (tx[INVOICE_DATE].min() if data_start is None else data_start), (tx[INVOICE_DATE].max() if data_end is None else data_end)
-    e = customer_features_expr(ibis.memtable(tx), ibis.memtable(returns), cutoff, horizon_days, time_unit, ipt_min_purchases, end, start, extreme_quantile, thresholds)
+    e = customer_features_expr(ibis.memtable(tx), ibis.memtable(returns), cutoff, horizon_days, time_unit, ipt_min_purchases, end, start, extreme_quantile, thresholds,
+                               cache=False)    # a cached part would live in Ibis's default backend, not in the one-thread DuckDB of `_run`
     return _typed(_run(e, None))
 
 def _inputs(con, engine: str, tx, returns):
-    "The connection, both tables on it, and the first and last invoice time."
-    con = con or connect(engine)
+    "The connection (default: a new one; DuckDB's with one thread, so that its sums are the same bits on every run), both tables on it, and the first and last invoice time."
+    con = con or (connect(engine, threads=1) if engine == 'duckdb' else connect(engine))
     t, r = engine_table(con, tx, 'ecomml_transactions'), engine_table(con, returns, 'ecomml_returns')
     return con, t, r, *data_span(t)
 
