@@ -8,7 +8,15 @@
 4. POST /score with one real customer's raw history, 200 requests one after the other, then the histories of 300 other
    random real customers, one request each (a mix of sizes: latency grows with the lines sent);
 5. the server's memory (RSS and USS) after all of it, and the memory of a process that only imports what the server
-   imports (the floor that no loading can go under).
+   imports (the floor that no loading can go under);
+6. with `--memory-limit MB`: all of the above with the server in a memory cgroup of that limit, as in a container
+   (cgroup v2 or v1; needs root). The page cache is dropped first where allowed, so that the libraries and files the
+   server reads are charged to its group, as in a fresh container. Reports the group's peak, how often it hit the
+   limit and whether the kernel killed the server. This answers "how much memory must the service be given".
+
+A CPU-speed reference (seconds for 10^7 additions in pure Python, best of 3) and the share of CPU time stolen by the
+hypervisor during the run are recorded with each run: this machine's speed varies 2-3x between days, and the
+latencies of POST /score and start-up follow it.
 
 Run from the project root after `dvc repro`: `python benchmarks/api_load.py` (needs `hey` for step 3: apt-get install hey).
 Results are printed as JSON and a Markdown table; copy them to RESULTS.md with the hardware."""
@@ -87,8 +95,9 @@ def score_bench(url: str, body: bytes, n: int) -> dict:
     for _ in range(n):
         req = urllib.request.Request(url + '/score', data=body, headers={'content-type': 'application/json'})
         t = time.perf_counter()
-        with urllib.request.urlopen(req, timeout=10) as r:
-            r.read(); bad += r.status != 200
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r: r.read()
+        except OSError: bad += 1        # an HTTP error status (HTTPError), a timeout or a dropped connection: an error, timed as it came
         lat.append((time.perf_counter() - t) * 1000)
     a = np.array(lat)
     return dict(requests=n, lines=len(json.loads(body)['lines']), p50_ms=round(float(np.percentile(a, 50)), 1), p99_ms=round(float(np.percentile(a, 99)), 1),
@@ -126,6 +135,61 @@ def score_mix(url: str, root: Path, as_of: str, n: int, seed: int = 0) -> dict:
                 max_ms=round(float(d.ms.max()), 1), errors=int(d.errors.sum()), by_lines=by.reset_index().rename(columns={'lines': 'lines sent'}).to_dict('records'))
 
 
+def cpu_reference_s() -> float:
+    "Seconds for 10^7 additions in pure Python, best of 3: how fast this machine's core is at the time of the run."
+    best = float('inf')
+    for _ in range(3):
+        t, x = time.perf_counter(), 0
+        for i in range(10_000_000): x += i
+        best = min(best, time.perf_counter() - t)
+    return round(best, 2)
+
+
+def cpu_ticks() -> list:
+    "The machine's CPU time so far by kind (user, nice, system, idle, iowait, irq, softirq, steal), from /proc/stat."
+    return [int(x) for x in Path('/proc/stat').read_text().split('\n', 1)[0].split()[1:9]]
+
+
+def steal_share(before: list, after: list) -> float:
+    "Share of the CPU time between two `cpu_ticks` that the hypervisor gave to other machines (steal): a slow spell shows here."
+    d = [b - a for a, b in zip(before, after)]
+    return round(d[7] / max(sum(d), 1), 3)
+
+
+class MemoryGroup:
+    "A memory cgroup with a limit (v2 under /sys/fs/cgroup, else v1 under /sys/fs/cgroup/memory); processes join it in `preexec`."
+    def __init__(self, limit_mb: int, name: str = 'ecomml_api_load'):
+        v2, v1 = Path('/sys/fs/cgroup'), Path('/sys/fs/cgroup/memory')
+        if (v2/'cgroup.controllers').exists():
+            self.dir, self.v2 = v2/name, True
+        elif v1.is_dir():
+            self.dir, self.v2 = v1/name, False
+        else: sys.exit('--memory-limit: no memory cgroup found (cgroup v2 at /sys/fs/cgroup or v1 at /sys/fs/cgroup/memory)')
+        try:
+            self.dir.mkdir(exist_ok=True)
+            (self.dir/('memory.max' if self.v2 else 'memory.limit_in_bytes')).write_text(str(limit_mb * 2**20))
+            if not self.v2: (self.dir/'memory.max_usage_in_bytes').write_text('0'); (self.dir/'memory.failcnt').write_text('0')
+        except OSError as e: sys.exit(f'--memory-limit: cannot set up the memory cgroup {self.dir} ({e}); it needs root')
+        self.limit_mb = limit_mb
+        try:   # the files the server maps and reads are charged to the group that first reads them: start from an empty page cache
+            os.sync(); Path('/proc/sys/vm/drop_caches').write_text('3'); self.cold = True
+        except OSError: self.cold = False
+
+    def preexec(self): (self.dir/'cgroup.procs').write_text(str(os.getpid()))
+
+    def report(self) -> dict:
+        if self.v2:
+            ev = dict(l.split() for l in (self.dir/'memory.events').read_text().splitlines())
+            peak = self.dir/'memory.peak'
+            return dict(limit_mb=self.limit_mb, page_cache_dropped=self.cold, peak_mb=round(int(peak.read_text()) / 2**20) if peak.exists() else None,
+                        times_at_limit=int(ev.get('max', 0)), oom_kills=int(ev.get('oom_kill', 0)))
+        st = dict(l.split() for l in (self.dir/'memory.stat').read_text().splitlines())
+        oom = dict(l.split() for l in (self.dir/'memory.oom_control').read_text().splitlines())
+        return dict(limit_mb=self.limit_mb, page_cache_dropped=self.cold, peak_mb=round(int((self.dir/'memory.max_usage_in_bytes').read_text()) / 2**20),
+                    times_at_limit=int((self.dir/'memory.failcnt').read_text()), oom_kills=int(oom.get('oom_kill', 0)),
+                    anon_mb_at_end=round(int(st['rss']) / 2**20), page_cache_mb_at_end=round(int(st['cache']) / 2**20))
+
+
 def imports_only_mb() -> float:
     "RSS of a process that imports what `ecomml-serve` imports (the API, the scorer's models and DuckDB) and loads nothing."
     code = ("import ecomml.api, ecomml.btyd, ecomml.churn, ecomml.clv, ecomml.segments, ecomml.features, skops.io, duckdb, uvicorn, fastapi_offline\n"
@@ -138,12 +202,16 @@ def main():
     ap.add_argument('--rate', type=int, default=500); ap.add_argument('--seconds', type=int, default=30)
     ap.add_argument('--score-requests', type=int, default=200)
     ap.add_argument('--score-mix', type=int, default=300, help='other real customers, one POST /score each')
+    ap.add_argument('--memory-limit', type=int, metavar='MB', help='run the server in a memory cgroup of this limit (needs root)')
     a = ap.parse_args()
     root = Path.cwd()
+    group = MemoryGroup(a.memory_limit) if a.memory_limit else None
+    cpu, ticks = cpu_reference_s(), cpu_ticks()
     port = free_port(); url = f'http://127.0.0.1:{port}'
     exe = Path(sys.executable).parent/'ecomml-serve'
     t0 = time.perf_counter()
-    p = subprocess.Popen([str(exe), '--port', str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    p = subprocess.Popen([str(exe), '--port', str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         preexec_fn=group.preexec if group else None)
     try:
         while True:
             if p.poll() is not None: sys.exit(f'ecomml-serve exited: {p.stdout.read()}')
@@ -163,7 +231,8 @@ def main():
         mix = score_mix(url, root, json.loads(body)['as_of'], a.score_mix)
         mem = proc.memory_full_info()
         res = dict(machine=f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB",
-                   client='same machine, loopback', startup_s=round(startup, 2), rss_idle_mb=round(rss_idle / 2**20), rss_after_mb=round(mem.rss / 2**20),
+                   cpu_reference_s=cpu, cpu_steal_share=steal_share(ticks, cpu_ticks()), client='same machine, loopback',
+                   memory_group=group.report() if group else None, startup_s=round(startup, 2), rss_idle_mb=round(rss_idle / 2**20), rss_after_mb=round(mem.rss / 2**20),
                    uss_after_mb=round(mem.uss / 2**20), customers=len(ids), get_customer_open_loop=get, get_customer_hey_one_id=one,
                    imports_only_rss_mb=imports_only_mb(), post_score=dict(customer=cid, **score), post_score_mix=mix)
         print(json.dumps(res, indent=2))

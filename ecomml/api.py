@@ -33,7 +33,7 @@ SERVED_FILES = {'recs': lambda f, card: f.endswith(('.json', '.md')),
 class Service:
     "Everything the API answers from: models, the 360 of every customer, lists, pairs, segments, versions."
     def __init__(self, root: Path | None = None, version: str | None = None, stage: str | None = None, k: int = 5):
-        import io, yaml
+        import io
         t0 = time.perf_counter()
         self.root = root = Path(root or project_root())
         self.models = {n: load_model(n, version, stage, root, SERVED_FILES.get(n)) for n in ARTIFACTS}
@@ -58,16 +58,18 @@ class Service:
         self.customer_json = {cid: json.dumps(r, allow_nan=False, ensure_ascii=False).encode()
                               for cid, r in customer_records(clv, churn, seg, store_now, recs, self.versions, notes, k).items()}
         self.recs = RecLists(recs)
-        self.pairs = {str(p): [{'stock_code': str(o), 'description': None if pd.isna(d) else str(d), 'baskets_together': int(n), 'confidence': round(float(c), 4),
-                                'lift': round(float(l), 2)} for o, d, n, c, l in zip(g.other_product, g.other_description, g.baskets_together, g.confidence, g.lift)]
-                      for p, g in bt.sort_values(['product', 'rank']).groupby('product')}
+        self.pairs, bt = {}, bt.sort_values(['product', 'rank'])
+        col = lambda c: bt[c].to_numpy(object).tolist()      # one pass over Python values, not a groupby of ~1,500 small frames (0.8 s)
+        for p, o, d, n, c, l in zip(*map(col, ['product', 'other_product', 'other_description', 'baskets_together', 'confidence', 'lift'])):
+            self.pairs.setdefault(str(p), []).append({'stock_code': str(o), 'description': None if pd.isna(d) else str(d), 'baskets_together': int(n),
+                                                      'confidence': round(float(c), 4), 'lift': round(float(l), 2)})
         self.product_names = dict(zip(bt['product'].astype(str), bt.description))
         self.product_names.update(zip(recs['product'].astype(str), recs.description)); del recs
         self.segments = segment_summary(seg, clv, churn)
         settings = json.loads(files['data/features/settings.json'])
         rev = self.models['churn'].info['rev']            # the ingest rules of the commit the models were built at
-        from ecomml.registry import _git
-        params = yaml.safe_load(_git(root, 'show', f'{rev}:params.yaml') if rev else (root/'params.yaml').read_text())
+        from ecomml.registry import _git, read_yaml
+        params = read_yaml(_git(root, 'show', f'{rev}:params.yaml') if rev else (root/'params.yaml').read_text())
         self.scorer = Scorer(self.models, settings, params.get('ingest', {}))
         self.startup_s = time.perf_counter() - t0
 
