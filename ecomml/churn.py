@@ -19,12 +19,12 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from .core import *
 from .btyd import fit_btyd
 from .clv import degenerate_fit, ml_columns, temporal_folds, temporal_search, training_rows
-from .features import FEATURE_WORDS, feature_phrase
+from .features import feature_phrase, feature_words
 
 # %% auto 0
 __all__ = ['CLASSIFIERS', 'CHURN_NAMES', 'MODEL_KEYS', 'churn_label', 'top_decile', 'churn_metrics', 'signed_log',
            'make_classifier', 'model_inputs', 'p_alive_at', 'temporal_predictions', 'tune_classifiers',
-           'cross_validated', 'explain', 'log_odds', 'top_reasons', 'risk_band']
+           'cross_validated', 'explain', 'log_odds', 'top_reasons', 'in_words', 'risk_band']
 
 # %% ../nbs/04_churn.ipynb
 def churn_label(store: pd.DataFrame) -> pd.Series:
@@ -164,11 +164,19 @@ def log_odds(model, X: pd.DataFrame) -> np.ndarray:
     "The model's raw output: the log-odds of churn."
     return np.asarray(model.decision_function(X), float)
 
-def top_reasons(expl: shap.Explanation, k: int = 3) -> list[str]:
+def top_reasons(expl: shap.Explanation, k: int = 3,
+                time_unit: str = 'D', # the BTYD summary's period (`common.time_unit`): names the unit of frequency, recency and T
+               ) -> list[str]:
     "For each customer, the `k` features that push the churn score up the most, in words ('largest order £21,540'); pushes equal to 1e-9 tie, and ties go to the first column."
     order = np.argsort(-np.round(expl.values, 9), axis=1, kind='stable')[:, :k]      # rounding: row order of the training data cannot reorder ties
     names = np.array(expl.feature_names)
-    return ['; '.join(feature_phrase(names[j], expl.data[i, j]) for j in row if expl.values[i, j] > 0) for i, row in enumerate(order)]
+    return ['; '.join(feature_phrase(names[j], expl.data[i, j], time_unit) for j in row if expl.values[i, j] > 0) for i, row in enumerate(order)]
+
+def in_words(expl: shap.Explanation, time_unit: str = 'D') -> shap.Explanation:
+    "The same explanation with its features named in words (`feature_words`): what SHAP's figures print on their axes."
+    import shap
+    return shap.Explanation(values=expl.values, base_values=expl.base_values, data=expl.data,
+                            feature_names=[feature_words(f, time_unit) for f in expl.feature_names])
 
 # %% ../nbs/04_churn.ipynb
 def risk_band(p: np.ndarray, # churn probabilities

@@ -15,13 +15,13 @@ from ibis import _ as it          # `it.col`: a column of the table at hand (`_`
 from .core import *
 
 # %% auto 0
-__all__ = ['ENGINES', 'ACTIVITY', 'FEATURES', 'TARGETS', 'DTYPES', 'SCORE_TABLES', 'FEATURE_WORDS', 'connect', 'engine_table',
-           'data_span', 'net_lines', 'before', 'line_parts', 'btyd_expr', 'btyd_summary', 'extreme_thresholds',
-           'order_parts', 'product_counts', 'inter_purchase_expr', 'inter_purchase', 'order_expr', 'order_features',
-           'return_expr', 'return_features', 'targets_expr', 'window_inside', 'targets', 'activity_windows',
-           'activity_expr', 'activity_features', 'customer_features_expr', 'customer_features', 'feature_store',
-           'feature_store_to_parquet', 'customer_features_sql', 'run_features_sql', 'feature_phrase', 'coverage',
-           'coverage_problems', 'check_cutoffs']
+__all__ = ['ENGINES', 'ACTIVITY', 'FEATURES', 'TARGETS', 'DTYPES', 'SCORE_TABLES', 'PERIOD_WORDS', 'FEATURE_WORDS', 'connect',
+           'engine_table', 'data_span', 'net_lines', 'before', 'line_parts', 'btyd_expr', 'btyd_summary',
+           'extreme_thresholds', 'order_parts', 'product_counts', 'inter_purchase_expr', 'inter_purchase', 'order_expr',
+           'order_features', 'return_expr', 'return_features', 'targets_expr', 'window_inside', 'targets',
+           'activity_windows', 'activity_expr', 'activity_features', 'customer_features_expr', 'customer_features',
+           'feature_store', 'feature_store_to_parquet', 'customer_features_sql', 'run_features_sql', 'feature_words',
+           'feature_phrase', 'coverage', 'coverage_problems', 'check_cutoffs']
 
 # %% ../nbs/02_features.ipynb
 ENGINES = ('duckdb', 'pyspark')
@@ -398,9 +398,10 @@ def run_features_sql(sql: str, # from `customer_features_sql`
     finally: con.unregister(SCORE_TABLES[0]); con.unregister(SCORE_TABLES[1])
 
 # %% ../nbs/02_features.ipynb
-FEATURE_WORDS = {   # name: (words, kind of value)
-    'frequency': ('repeat purchase periods', 'num'), 'recency': ('periods from first to last purchase', 'num'),
-    'T': ('periods since the first purchase', 'num'), 'monetary_value': ('mean spend per repeat purchase', 'money'),
+PERIOD_WORDS = {'D': 'days', 'W': 'weeks', 'M': 'months'}    # the BTYD summary's periods, by `common.time_unit`
+FEATURE_WORDS = {   # name: (words, kind of value); {periods}: days, weeks or months, by the time unit
+    'frequency': ('{periods} with a repeat purchase', 'count'), 'recency': ('{periods} from first to last purchase', 'count'),
+    'T': ('customer age in {periods}', 'count'), 'monetary_value': ('mean spend per repeat purchase', 'money'),
     'recency_days': ('days since the last purchase', 'count'), 'tenure_days': ('days since the first purchase', 'count'),
     'n_orders': ('orders', 'count'), 'revenue_total': ('total spend', 'money'), 'avg_order_value': ('mean order value', 'money'),
     'median_order_value': ('median order value', 'money'), 'max_order_value': ('largest order', 'money'),
@@ -414,11 +415,19 @@ FEATURE_WORDS = {   # name: (words, kind of value)
     'purchase_days_90d': ('purchase days in the last 90 days', 'count'), 'revenue_90d': ('spend in the last 90 days', 'money'),
     'purchase_days_last_year': ("purchase days in last year's season", 'count'), 'revenue_last_year': ("spend in last year's season", 'money')}
 
+def feature_words(name: str, # a feature (column) name
+                  time_unit: str = 'D', # the BTYD summary's period (`common.time_unit`): names the unit of frequency, recency and T
+                 ) -> str:
+    "A feature's name in words: 'largest order', 'days from first to last purchase'."
+    words = FEATURE_WORDS.get(name, (name.replace('_', ' '),))[0]
+    return words.replace('{periods}', PERIOD_WORDS[time_unit]) if '{periods}' in words else words
+
 def feature_phrase(name: str, # a feature (column) name
                    value, # the customer's value of it
+                   time_unit: str = 'D', # the BTYD summary's period (see `feature_words`)
                   ) -> str:
     "A feature and its value in words: 'largest order £21,540', 'based in the UK: no', 'days since the last purchase: 120'."
-    words, kind = FEATURE_WORDS.get(name, (name.replace('_', ' '), 'num'))
+    words, kind = feature_words(name, time_unit), FEATURE_WORDS.get(name, (None, 'num'))[1]
     if value is None or (isinstance(value, float) and np.isnan(value)): return f"{words}: unknown"
     if kind == 'money': return f"{words} £{value:,.0f}" if value >= 0 else f"{words} −£{-value:,.0f}"
     if kind == 'share': return f"{words} {value:.0%}"
