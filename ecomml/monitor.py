@@ -255,10 +255,12 @@ def checks(clv: pd.DataFrame, churn: pd.DataFrame, recs: pd.DataFrame, # decay t
            max_ndcg_drop: float = 0.05, max_aggregate_error_pct: float = 50.0, clv_tolerance: float = 0.01, max_score_drift: float = 0.25,
            max_total_change: float = 0.5, min_training_windows: int = 3, challenger: str = 'bgnbd',
            store_from: pd.Timestamp | None = None, # store comparisons whose earlier cutoff is before this are shown, not judged (the warm-up)
+           time_unit: str = 'D', # the BTYD summary's period: names the unit of frequency, recency and T in the findings
            **_,
           ) -> pd.DataFrame:
     "Every rule at every date it applies to: check, date, value, threshold, triggered, and the finding in words."
     from ecomml.btyd import MODEL_NAMES
+    from ecomml.features import feature_words          # store features and order measures in words ('days since the last purchase')
     name = lambda m: {**MODEL_NAMES, 'gradient_boosting': 'gradient boosting', 'calibration_rate': 'calibration-rate baseline'}.get(m, m.replace('_', ' '))
     rows = []
     def add(check, date, value, threshold, triggered, words): rows.append(dict(check=check, date=str(date)[:10], value=float(value), threshold=float(threshold), triggered=bool(triggered), words=words))
@@ -302,12 +304,12 @@ def checks(clv: pd.DataFrame, churn: pd.DataFrame, recs: pd.DataFrame, # decay t
             if key == 'cutoff' and store_from is not None and g.reference.iloc[0] < pd.Timestamp(store_from): continue
             g = g[g.method != 'not compared']
             share = g.drifted.mean() if len(g) else 0.0
-            cols = ', '.join(g.column[g.drifted]) or 'none'
+            cols = ', '.join(feature_words(c, time_unit) for c in g.column[g.drifted]) or 'none'
             if key == 'cutoff': pass      # a customer state (recency, activity) moves with the age of the data in a steady shop: only a majority counts
             elif len(g) and g.score.max() >= strong_drift:
                 top = g.loc[g.score.idxmax()]
                 add(f'{what}_strong', k, top.score, strong_drift, True,
-                    f"the orders of {pd.Period(k, 'M').strftime('%B %Y')}: {top.column.replace('_', ' ')} moved by a distance of {top.score:.2f} ({top.change}; the limit for one {'feature' if key == 'cutoff' else 'measure'} is {strong_drift:.2f})")
+                    f"the orders of {pd.Period(k, 'M').strftime('%B %Y')}: {feature_words(top.column, time_unit)} moved by a distance of {top.score:.2f} ({top.change}; the limit for one {'feature' if key == 'cutoff' else 'measure'} is {strong_drift:.2f})")
             else: add(f'{what}_strong', k, g.score.max() if len(g) else 0.0, strong_drift, False, f"the orders of {pd.Period(k, 'M').strftime('%B %Y')}: no measure moved by {strong_drift:.2f} or more")
             add(what, k, share, max_drifted_share, share > max_drifted_share,
                 f"{'the feature store at ' + str(k)[:10] + ' against ' + str(g.reference.iloc[0])[:10] if key == 'cutoff' else 'the orders of ' + pd.Period(k, 'M').strftime('%B %Y') + ' against the month before'}: "
@@ -380,7 +382,8 @@ def run_monitor(tx: pd.DataFrame, returns: pd.DataFrame, # clean transactions an
                              recs.get('k', 10), recs.get('popularity_days', 30), seed, **hp); lap('recs decay')
     out['label_free'] = label_free(store, served['churn'], churn_hp, served['clv'], horizon_days, time_unit, seed, ml, thr); lap('label-free')
     store_from = tx[INVOICE_DATE].min().normalize() + pd.Timedelta(days=horizon_days)
-    out['flags'] = checks(out['clv'], out['churn'], out['recs'], out['store'], out['transactions'], out['label_free'], served, store_from=store_from, **monitor)
+    out['flags'] = checks(out['clv'], out['churn'], out['recs'], out['store'], out['transactions'], out['label_free'], served, store_from=store_from,
+                          time_unit=time_unit, **monitor)
     out['verdict'] = verdict(out['flags']); lap('checks')
     out['seconds'] = secs
     return out
