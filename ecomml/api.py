@@ -59,7 +59,7 @@ class Service:
                               for cid, r in customer_records(clv, churn, seg, store_now, recs, self.versions, notes, k).items()}
         self.recs = RecLists(recs)
         self.pairs, bt = {}, bt.sort_values(['product', 'rank'])
-        col = lambda c: bt[c].to_numpy(object).tolist()      # one pass over Python values, not a groupby of ~1,500 small frames (0.8 s)
+        col = lambda c: bt[c].to_numpy(object).tolist()      # one pass over Python values, not a groupby of ~1,760 small frames (0.26 s -> 0.015 s)
         for p, o, d, n, c, l in zip(*map(col, ['product', 'other_product', 'other_description', 'baskets_together', 'confidence', 'lift'])):
             self.pairs.setdefault(str(p), []).append({'stock_code': str(o), 'description': None if pd.isna(d) else str(d), 'baskets_together': int(n),
                                                       'confidence': round(float(c), 4), 'lift': round(float(l), 2)})

@@ -40,7 +40,7 @@ def customer_records(clv: pd.DataFrame, churn: pd.DataFrame, segments: pd.DataFr
             .merge(store_now[[CUSTOMER_ID, 'n_orders', 'recency_days', 'tenure_days', 'revenue_total', COUNTRY]], on=CUSTOMER_ID, how='left'))
     lists = {}
     top = recs[recs['rank'] <= k].sort_values([CUSTOMER_ID, 'list', 'rank'])
-    col = lambda c: top[c].to_numpy(object).tolist()      # Python values: iterating a pandas string column costs ~1 µs a cell
+    col = lambda c: top[c].to_numpy(object).tolist()      # Python values: iterating a pandas string column goes through pandas for every cell
     for cid, l, p, desc, why in zip(*map(col, [CUSTOMER_ID, 'list', 'product', 'description', 'reason'])):
         lists.setdefault(int(cid), {'repeat': [], 'explore': []}).setdefault(l, []).append(
             {'stock_code': str(p), 'description': None if pd.isna(desc) else str(desc), 'reason': why})
