@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from lifetimes import BetaGeoFitter, ParetoNBDFitter, ModifiedBetaGeoFitter, GammaGammaFitter
 
+from .core import MODEL_WORDS
+
 # %% auto 0
 __all__ = ['SUMMARY', 'BTYD_MODELS', 'MODEL_NAMES', 'collapse', 'fit_btyd', 'fit_gamma_gamma', 'log_param_cov', 'standard_errors',
            'simulate_frequency', 'expected_period_transactions', 'expected_cumulative', 'periods_per_day',
@@ -32,7 +34,7 @@ def collapse(summary: pd.DataFrame, # one row per customer
 
 # %% ../nbs/02a_btyd.ipynb
 BTYD_MODELS = {'bgnbd': BetaGeoFitter, 'pareto_nbd': ParetoNBDFitter, 'mbgnbd': ModifiedBetaGeoFitter}
-MODEL_NAMES = {'bgnbd': 'BG/NBD', 'pareto_nbd': 'Pareto/NBD', 'mbgnbd': 'MBG/NBD', 'gamma_gamma': 'Gamma-Gamma'}
+MODEL_NAMES = {m: MODEL_WORDS[m] for m in ['bgnbd', 'pareto_nbd', 'mbgnbd', 'gamma_gamma']}
 # starts in lifetimes' internal parametrisation: log(r, alpha, a, b) for the BG models, (r, alpha, s, beta) for Pareto/NBD
 _STARTS = {'bgnbd': [None, [0., 0., 0., 0.], [-0.3, -1.5, 0., 3.], [0.5, 0.5, -1., -1.], [-0.3, -1.5, -3., 1.]],
            'mbgnbd': [None, [0., 0., 0., 0.], [-0.3, -1.5, 0., 3.], [0.5, 0.5, -1., -1.], [-0.3, -1.5, -3., 1.]],

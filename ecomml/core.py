@@ -12,16 +12,27 @@ import yaml
 
 # %% auto 0
 __all__ = ['CUSTOMER_ID', 'INVOICE_NO', 'STOCK_CODE', 'DESCRIPTION', 'INVOICE_DATE', 'QUANTITY', 'UNIT_PRICE', 'REVENUE',
-           'COUNTRY', 'CUTOFF', 'LINE_ID', 'TX_COLUMNS', 'DATA_RAW', 'DATA_INTERIM', 'DATA_FEATURES', 'DATA_SCORES',
-           'DATA_CACHE', 'MODELS', 'REPORTS', 'METRICS', 'PLOTS', 'project_root', 'atomic_path', 'write_outputs',
-           'load_params', 'notebook_title', 'render_html', 'external_resources', 'stage_notebook',
-           'notebook_parameters', 'StageFailed', 'pipeline_cells', 'run_stage', 'stage_cli']
+           'COUNTRY', 'CUTOFF', 'LINE_ID', 'TX_COLUMNS', 'MODEL_WORDS', 'DATA_RAW', 'DATA_INTERIM', 'DATA_FEATURES',
+           'DATA_SCORES', 'DATA_CACHE', 'MODELS', 'REPORTS', 'METRICS', 'PLOTS', 'model_words', 'project_root',
+           'atomic_path', 'write_outputs', 'load_params', 'notebook_title', 'render_html', 'external_resources',
+           'stage_notebook', 'notebook_parameters', 'StageFailed', 'pipeline_cells', 'run_stage', 'stage_cli']
 
 # %% ../nbs/00_core.ipynb
 CUSTOMER_ID, INVOICE_NO, STOCK_CODE, DESCRIPTION = 'customer_id', 'invoice_no', 'stock_code', 'description'
 INVOICE_DATE, QUANTITY, UNIT_PRICE, REVENUE, COUNTRY = 'invoice_date', 'quantity', 'unit_price', 'revenue', 'country'
 CUTOFF, LINE_ID = 'cutoff', 'line_id'   # line_id: the row label of a line in the raw log, kept through cleaning
 TX_COLUMNS = [INVOICE_NO, STOCK_CODE, DESCRIPTION, QUANTITY, INVOICE_DATE, UNIT_PRICE, CUSTOMER_ID, COUNTRY, REVENUE]
+
+# %% ../nbs/00_core.ipynb
+MODEL_WORDS = {   # every model and baseline a stage can choose
+    'bgnbd': 'BG/NBD', 'pareto_nbd': 'Pareto/NBD', 'mbgnbd': 'MBG/NBD', 'gamma_gamma': 'Gamma-Gamma',
+    'gradient_boosting': 'gradient boosting', 'calibration_rate': 'calibration-rate baseline', 'zero': 'zero baseline',
+    'logistic': 'logistic regression', 'recency': 'recency baseline',
+    'popularity': 'popularity', 'rebuy': 're-buy', 'item_item': 'item-item', 'als': 'ALS', 'blend': 'blend'}
+
+def model_words(key: str) -> str:
+    "A model's name in words ('calibration_rate': 'calibration-rate baseline'); a key not listed, with spaces for underscores."
+    return MODEL_WORDS.get(key, key.replace('_', ' '))
 
 # %% ../nbs/00_core.ipynb
 DATA_RAW, DATA_INTERIM, DATA_FEATURES = Path('data/raw'), Path('data/interim'), Path('data/features')

@@ -176,11 +176,11 @@ def model_health(metrics: dict, # stage name -> its metrics JSON
     m = metrics.get('clv')
     if m:
         ch = m['chosen_model']; sel = m.get('select_metric', 'mae')
-        names = {'bgnbd': 'BG/NBD + Gamma-Gamma', 'pareto_nbd': 'Pareto/NBD + Gamma-Gamma', 'mbgnbd': 'MBG/NBD + Gamma-Gamma', 'gradient_boosting': 'gradient boosting'}
-        nm = {**names, 'calibration_rate': 'the calibration-rate baseline itself (no model beat it)'}.get(ch, ch)
+        names = {**{m: f'{MODEL_WORDS[m]} + Gamma-Gamma' for m in ('bgnbd', 'pareto_nbd', 'mbgnbd')}, 'gradient_boosting': model_words('gradient_boosting')}
+        nm = {**names, 'calibration_rate': f"the {model_words('calibration_rate')} itself (no model beat it)"}.get(ch, ch)
         if ch == 'calibration_rate':        # the yardstick is then the best model it beat
             ru = m.get('runner_up', 'bgnbd'); base_nm = f"best model: {names.get(ru, ru.replace('_', ' '))}"
-        else: ru, base_nm = 'calibration_rate', 'calibration-rate baseline'
+        else: ru, base_nm = 'calibration_rate', model_words('calibration_rate')
         for t, k in [('revenue', sel), ('revenue', 'rmse'), ('purchases', 'rmse')]:
             if (t, k) == ('revenue', 'rmse') and sel == 'rmse': continue
             a, b = m.get(f'{ch}_{t}_{k}'), m.get(f'{ru}_{t}_{k}')
@@ -192,11 +192,11 @@ def model_health(metrics: dict, # stage name -> its metrics JSON
         ch = m['chosen_model']; sel = m.get('select_metric', 'pr_auc')
         base = m.get('best_baseline') or max(['recency'] + ([] if m.get('bgnbd_degenerate') else ['bgnbd']), key=lambda x: m.get(f'{x}_{sel}', -1))
         a, b = m.get(f'{ch}_{sel}'), m.get(f'{base}_{sel}')
-        rows.append(('churn in the next 90 days', {'logistic': 'logistic regression'}.get(ch, ch.replace('_', ' ')), f"{sel.upper().replace('_', ' ')}, higher is better", a,
-                     {'recency': 'recency baseline', 'bgnbd': '1 − P(alive) baseline'}[base], b, a is not None and b is not None and a > b, versions.get('churn'), m.get('test_cutoff')))
+        rows.append(('churn in the next 90 days', model_words(ch), f"{sel.upper().replace('_', ' ')}, higher is better", a,
+                     {'recency': model_words('recency'), 'bgnbd': '1 − P(alive) baseline'}[base], b, a is not None and b is not None and a > b, versions.get('churn'), m.get('test_cutoff')))
     m = metrics.get('recs')
     if m:
-        rn = {'popularity': 'popularity', 'rebuy': 're-buy', 'item_item': 'item-item', 'als': 'ALS', 'blend': 'blend'}
+        rn = MODEL_WORDS
         for lst, scope, what in [('repeat', 'all', 'products to buy again'), ('explore', 'new', 'products new to the customer')]:
             ch = m.get(f'{lst}_model')
             if ch is None: continue

@@ -16,12 +16,15 @@ __all__ = ['effect_size', 'drift_report', 'complete_months', 'month_slices', 'mo
            'label_free', 'checks', 'verdict', 'inject_change', 'run_monitor']
 
 # %% ../nbs/06b_monitor.ipynb
-def effect_size(reference: pd.Series, current: pd.Series) -> str:
+def effect_size(reference: pd.Series, current: pd.Series,
+                money: bool = False, # the values are pounds: shown as £1,234.56
+               ) -> str:
     "The change in words: a number's mean and median (relative), or the category whose share moved most."
     if pd.api.types.is_numeric_dtype(reference):
         r, c = reference.astype(float).dropna(), current.astype(float).dropna()
         rel = lambda a, b: '–' if a == 0 else f"{(b - a) / abs(a):+.0%}"
-        return f"mean {r.mean():,.2f} → {c.mean():,.2f} ({rel(r.mean(), c.mean())}), median {r.median():,.2f} → {c.median():,.2f} ({rel(r.median(), c.median())})"
+        v = (lambda x: f"£{x:,.2f}" if x >= 0 else f"−£{-x:,.2f}") if money else (lambda x: f"{x:,.2f}")
+        return f"mean {v(r.mean())} → {v(c.mean())} ({rel(r.mean(), c.mean())}), median {v(r.median())} → {v(c.median())} ({rel(r.median(), c.median())})"
     a, b = reference.astype(str).value_counts(normalize=True), current.astype(str).value_counts(normalize=True)
     d = b.reindex(a.index.union(b.index), fill_value=0) - a.reindex(a.index.union(b.index), fill_value=0)
     k = d.abs().sort_values(ascending=False, kind='stable').index[0]
@@ -35,6 +38,7 @@ def _drift_methods(threshold: float):
 def drift_report(reference: pd.DataFrame, current: pd.DataFrame, # the same columns: numbers, or text for categories
                  threshold: float = 0.1, # a distance at or above this is drift (Evidently's default for both methods)
                  html: bool = False, # True: Evidently's whole preset, with its charts (for `save_html`); False: its per-column metrics alone (2x faster)
+                 money: tuple = (), # columns in pounds (their change is shown as £)
                 ):
     "(per column: method, drift score, drifted, the change in words; Evidently's snapshot, for its JSON and self-contained HTML)."
     from evidently import DataDefinition, Dataset, Report
@@ -58,7 +62,7 @@ def drift_report(reference: pd.DataFrame, current: pd.DataFrame, # the same colu
     t = pd.DataFrame(rows).set_index('column').reindex(pd.Index(reference.columns, name='column'))
     t['drifted'] = t.score >= t.threshold              # both methods are distances: drift at or above the threshold
     t.loc[empty, ['method', 'threshold']] = ['not compared', threshold]
-    t['change'] = [('no values at one of the two dates' if c in empty else effect_size(reference[c], current[c])) for c in reference.columns]
+    t['change'] = [('no values at one of the two dates' if c in empty else effect_size(reference[c], current[c], c in money)) for c in reference.columns]
     return t.reset_index(), snap
 
 # %% ../nbs/06b_monitor.ipynb
@@ -106,11 +110,11 @@ def transaction_drift(orders: pd.DataFrame, lines: pd.DataFrame, # from `month_s
         return d if len(d) <= line_sample else d.iloc[np.sort(rng.choice(len(d), line_sample, replace=False))]
     for prev, cur in zip(months, months[1:]):
         po, co = (orders[orders.month == x][['order_value', 'lines_per_order', COUNTRY]] for x in (prev, cur))
-        to, so = drift_report(po.reset_index(drop=True), co.reset_index(drop=True), threshold)
+        to, so = drift_report(po.reset_index(drop=True), co.reset_index(drop=True), threshold, money=('order_value',))
         pl, cl = (sample(lines[lines.month == x]) for x in (prev, cur))
         top = set(pl[STOCK_CODE].value_counts().index[:top_products])         # the reference month's best sellers: nothing from the later month
         mix = lambda d: pd.DataFrame({'product': np.where(d[STOCK_CODE].isin(top), d[STOCK_CODE], 'other'), UNIT_PRICE: d[UNIT_PRICE].to_numpy(float)})
-        tl, sl = drift_report(mix(pl), mix(cl), threshold)
+        tl, sl = drift_report(mix(pl), mix(cl), threshold, money=(UNIT_PRICE,))
         t = pd.concat([to, tl], ignore_index=True).assign(month=cur, reference=prev)
         rows.append(t); snaps[cur] = (so, sl)
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=['column', 'method', 'score', 'threshold', 'drifted', 'change', 'month', 'reference'])
@@ -121,11 +125,12 @@ def store_drift(store: pd.DataFrame, # the feature store (several cutoffs)
                 threshold: float = 0.1,
                ) -> tuple[pd.DataFrame, dict]:
     "Each cutoff of the store against the one before, over `features`: (one row per cutoff and feature, {cutoff: Evidently snapshot})."
+    from ecomml.features import FEATURE_WORDS          # which features are money
     cuts = sorted(store[CUTOFF].unique())
     rows, snaps = [], {}
     for prev, cur in zip(cuts, cuts[1:]):
         p, c = (store.loc[store[CUTOFF] == x, features].reset_index(drop=True) for x in (prev, cur))
-        t, snaps[pd.Timestamp(cur)] = drift_report(p, c, threshold)
+        t, snaps[pd.Timestamp(cur)] = drift_report(p, c, threshold, money=[f for f in features if FEATURE_WORDS.get(f, (None, None))[1] == 'money'])
         rows.append(t.assign(cutoff=pd.Timestamp(cur), reference=pd.Timestamp(prev)))
     return pd.concat(rows, ignore_index=True), snaps
 
@@ -232,7 +237,7 @@ def label_free(store: pd.DataFrame, churn_model: str, hyperparameters: dict, clv
     if not mat or cuts[-1] in mat: return None
     new, ref = cuts[-1], mat[-1]
     a, b = (served_scores(store, c, churn_model, hyperparameters, clv_model, horizon_days, time_unit, seed, ml) for c in (ref, new))
-    tab, snap = drift_report(a[['churn_probability', 'predicted_revenue']], b[['churn_probability', 'predicted_revenue']], threshold, html=True)
+    tab, snap = drift_report(a[['churn_probability', 'predicted_revenue']], b[['churn_probability', 'predicted_revenue']], threshold, html=True, money=('predicted_revenue',))
     actual = float(store.loc[store[CUTOFF] == ref, 'target_revenue'].sum())
     summary = dict(cutoff=new, reference=ref, customers=len(b), reference_customers=len(a),
                    expected_churners=float(b.churn_probability.sum()), reference_expected_churners=float(a.churn_probability.sum()),
@@ -259,9 +264,8 @@ def checks(clv: pd.DataFrame, churn: pd.DataFrame, recs: pd.DataFrame, # decay t
            **_,
           ) -> pd.DataFrame:
     "Every rule at every date it applies to: check, date, value, threshold, triggered, and the finding in words."
-    from ecomml.btyd import MODEL_NAMES
     from ecomml.features import feature_words          # store features and order measures in words ('days since the last purchase')
-    name = lambda m: {**MODEL_NAMES, 'gradient_boosting': 'gradient boosting', 'calibration_rate': 'calibration-rate baseline'}.get(m, m.replace('_', ' '))
+    name = model_words
     rows = []
     def add(check, date, value, threshold, triggered, words): rows.append(dict(check=check, date=str(date)[:10], value=float(value), threshold=float(threshold), triggered=bool(triggered), words=words))
     base = served['clv'] in ('calibration_rate', 'zero')
