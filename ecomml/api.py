@@ -52,7 +52,7 @@ class Service:
         if not self.models['clv'].card.get('p_alive', {}).get('available', True):
             notes.append("p_alive is null: the BG/NBD fit is degenerate (no dropout), so it cannot tell who has left")
         if clv[[c for c in clv.columns if c.endswith('_low')]].isna().all().all():
-            notes.append(f"clv low/high are null: the production model ({self.models['clv'].card['production_model']}) gives no interval")
+            notes.append(f"clv low/high are null: the production model ({model_words(self.models['clv'].card['production_model'])}) gives no interval")
         recs = recs.sort_values([CUSTOMER_ID, 'list', 'rank'])
         self.max_k = int(recs['rank'].max())
         self.customer_json = {cid: json.dumps(r, allow_nan=False, ensure_ascii=False).encode()
