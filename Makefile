@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 # CI and people with a local copy point this at the folder holding "Online Retail.xlsx"
 export ECOMML_DATA_DIR ?=
 
-.PHONY: install repro test test-notebooks test-stage-cells export-check bench bench-engines bench-api serve register promote lab clean
+.PHONY: install repro test test-slow test-notebooks test-stage-cells export-check bench bench-engines bench-api serve register promote lab clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +20,15 @@ install: $(VENV)/.installed
 repro: install
 	dvc repro
 
-# the test command of the README: inline notebook tests, then pytest
+# the test command of the README: inline notebook tests, then pytest on both cores (~3 min; the slow tests are left to test-slow)
 test: install
 	nbdev_test --path nbs
-	pytest -q
+	pytest -q -n 2 --dist loadgroup -m "not slow"
+
+# the slow tests: `dvc repro` on the synthetic store and the model store, API and browser on it, the monitor on known
+# truth, the Spark engine (~6 min; CI runs them after `make test`)
+test-slow: install
+	pytest -q -n 2 --dist loadgroup -m slow
 
 # the stage cells of every chapter too (reads the real data)
 test-stage-cells: install

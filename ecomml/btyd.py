@@ -58,7 +58,9 @@ def fit_btyd(summary: pd.DataFrame, # frequency, recency, T per customer
     for start in ([start] if start is not None else []) + _STARTS[model]:
         m = BTYD_MODELS[model](penalizer_coef=penalizer)
         try:
-            with contextlib.redirect_stdout(io.StringIO()):     # lifetimes prints the optimiser's state on failure
+            # lifetimes prints the optimiser's state on failure; the optimiser's line search tries parameters where the
+            # likelihood overflows (numpy's warnings then say nothing: such a start is skipped or the search steps back)
+            with contextlib.redirect_stdout(io.StringIO()), np.errstate(all='ignore'):
                 m.fit(rows.frequency, rows.recency, rows['T'], weights=rows.weight,
                       initial_params=None if start is None else np.array(start))
         except Exception: continue
@@ -88,7 +90,7 @@ def fit_gamma_gamma(summary: pd.DataFrame, # frequency and monetary_value per cu
     for x0 in ([start] if start is not None else []) + [None, [1., 1., 3.], [0., 0., 0.]]:    # log(p, q, v)
         m = GammaGammaFitter(penalizer_coef=penalizer)
         try:
-            with contextlib.redirect_stdout(io.StringIO()):
+            with contextlib.redirect_stdout(io.StringIO()), np.errstate(all='ignore'):
                 m.fit(rows.frequency, rows.monetary_value, weights=rows.weight, initial_params=None if x0 is None else np.array(x0))
         except Exception: continue
         m.model_name = 'gamma_gamma'
@@ -127,8 +129,9 @@ def log_param_cov(m, # a model from `fit_btyd` or `fit_gamma_gamma`
     return pd.DataFrame((cov + cov.T) / 2, index=m.params_.index, columns=m.params_.index)
 
 def standard_errors(m) -> pd.Series:
-    "Standard errors of the parameters by the delta method: θ · sd(log θ)."
-    return m.params_ * np.sqrt(np.diag(log_param_cov(m)))
+    "Standard errors of the parameters by the delta method: θ · sd(log θ); NaN where the information matrix is not positive definite."
+    var = np.diag(log_param_cov(m))
+    return m.params_ * np.sqrt(np.where(var >= 0, var, np.nan))
 
 # %% ../nbs/02a_btyd.ipynb
 def simulate_frequency(m, # a fitted purchase model (`fit_btyd`)
@@ -209,11 +212,12 @@ def _internal_start(m) -> np.ndarray:
     if m.model_name == 'pareto_nbd': p[[1, 3]] *= m._scale; return p
     p[1] *= m._scale; return np.log(p)
 
-def _draw(m, gg, rows: pd.DataFrame, w: np.ndarray, months: int, monthly_discount: float, time_unit: str) -> np.ndarray:
+def _draw(fit: tuple, rows: pd.DataFrame, w: np.ndarray, months: int, monthly_discount: float, time_unit: str) -> np.ndarray:
     "CLV of each row after refitting both models on the resample weights `w` (NaN if the refit does not converge)."
+    model, pen, start, gg_pen, gg_start = fit      # plain values: a fitted lifetimes model holds lambdas, which pickle cannot send to a worker
     try:
-        mb = fit_btyd(rows, m.model_name, m.penalizer_coef, n_ok=1, weights=w, start=_internal_start(m))
-        gb = fit_gamma_gamma(rows, gg.penalizer_coef, weights=w, start=np.log(gg.params_.values))
+        mb = fit_btyd(rows, model, pen, n_ok=1, weights=w, start=start)
+        gb = fit_gamma_gamma(rows, gg_pen, weights=w, start=gg_start)
     except RuntimeError: return np.full(len(rows), np.nan)      # a resample on the flat ridge where BFGS stops early
     return np.asarray(lifetime_value(mb, gb, rows, months, monthly_discount, time_unit=time_unit), float)
 
@@ -228,9 +232,12 @@ def clv_interval(m, gg, summary: pd.DataFrame, months: int = 12, monthly_discoun
     rng = np.random.default_rng(seed); n = int(rows.weight.sum())
     weights = [rng.multinomial(n, rows.weight.to_numpy() / n) for _ in range(n_draws)]     # drawn first: the same resamples however many processes
     jobs = min(os.cpu_count() or 1, 4) if n_jobs is None else n_jobs
-    args = (months, monthly_discount, time_unit)
-    if jobs > 1 and n_draws > 1: got = Parallel(n_jobs=jobs)(delayed(_draw)(m, gg, rows, w, *args) for w in weights)
-    else: got = [_draw(m, gg, rows, w, *args) for w in weights]
+    args = ((m.model_name, m.penalizer_coef, _internal_start(m), gg.penalizer_coef, np.log(gg.params_.values)), rows)
+    tail = (months, monthly_discount, time_unit)
+    # forked workers, ended when the call returns: loky's reusable workers stay up for 300 s after the last task, and a process
+    # that waits for its children at exit (nbdev_test's notebook workers, a kernel being shut down) waited that long
+    if jobs > 1 and n_draws > 1: got = Parallel(n_jobs=jobs, backend='multiprocessing')(delayed(_draw)(*args, w, *tail) for w in weights)
+    else: got = [_draw(*args, w, *tail) for w in weights]
     draws = np.column_stack(got) if got else np.empty((len(rows), 0))
     failed = int(np.isnan(draws).all(axis=0).sum())
     if failed > 0.2 * n_draws: raise RuntimeError(f"CLV interval: {failed} of {n_draws} bootstrap refits did not converge")

@@ -21,6 +21,9 @@ from fastapi.testclient import TestClient
 from ecomml.api import Service, create_app
 from ecomml.scoring import RAW_COLUMNS
 
+# slow when it builds the synthetic repository (`dvc repro`, ~3 min): `make test-slow`, and CI; one xdist worker builds it
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group('synthetic_repo')]
+
 
 @pytest.fixture(scope='module')
 def root(request):

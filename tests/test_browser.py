@@ -13,7 +13,8 @@ import pytest
 from conftest import set_params
 
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get('CI'), reason='Debian chromium not installed (.ci/run installs it)')
+pytestmark = [pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get('CI'), reason='Debian chromium not installed (.ci/run installs it)'),
+              pytest.mark.slow, pytest.mark.xdist_group('synthetic_repo')]   # slow: it builds the synthetic repository (`make test-slow`, CI)
 STAGES = ['ingest', 'features', 'clv', 'churn', 'segments', 'recs', 'monitor', 'dashboard']
 ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
 

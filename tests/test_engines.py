@@ -30,6 +30,7 @@ def _java() -> str | None:
 
 WHY_NOT = _java()
 spark = pytest.mark.skipif(WHY_NOT is not None and not os.environ.get('CI'), reason=f'Spark engine test skipped: {WHY_NOT}')
+# a JVM start and Spark's local run (~50 s): `make test-slow`, and CI
 
 
 @pytest.fixture(scope='module')
@@ -81,6 +82,7 @@ def test_comparison_catches_a_difference(small_lake):
 
 
 @spark
+@pytest.mark.slow
 def test_spark_gives_the_duckdb_store(small_lake):
     assert WHY_NOT is None, f'CI must run the Spark test: {WHY_NOT}'
     tx_file, ret_file, tx = small_lake

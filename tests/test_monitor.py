@@ -14,6 +14,7 @@ from ecomml.ingest import clean, to_transactions
 from ecomml.monitor import inject_change, run_monitor
 from ecomml.synthetic import simulate_store
 
+pytestmark = pytest.mark.slow     # the whole monitor on 4,000 simulated customers, ~30 s a test: `make test-slow`, and CI
 CUTOFFS = [f'2011-{m:02d}-10' for m in range(1, 13)]
 SERVED = {'clv': 'bgnbd', 'churn': 'logistic', 'repeat': 'rebuy', 'explore': 'item_item'}
 

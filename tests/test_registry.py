@@ -12,6 +12,9 @@ import yaml
 from conftest import git, set_params
 from ecomml.registry import RegistryError, card_front_matter, load_model, md5_bytes, model_stages, model_versions, promote, register, resolve
 
+# slow when it builds the synthetic repository (`dvc repro`, ~3 min): `make test-slow`, and CI; one xdist worker builds it
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group('synthetic_repo')]
+
 
 @pytest.fixture
 def repo(synthetic_repo, tmp_path):
