@@ -37,9 +37,12 @@ checks = {
     'removed_missing_customer': (m['removed_missing_customer'], int(raw.CustomerID.isna().sum())),
     'rules add up to the gross sale lines': (len(sale), m['raw_lines'] - sum(v for k, v in m.items() if k.startswith('removed_'))),
     'gross sales = sale lines': (m['gross_sales'], round(float(sale.revenue.sum()), 2)),
-    'net sales = sale lines + netting lines': (m['net_sales'], round(float(tx.revenue.sum()), 2)),
+    'net sales = sale lines + netting lines': (m['net_sales'], round(float(tx[tx.kind != 'credit'].revenue.sum()), 2)),
+    'net revenue = every line of the table (credits included)': (m['net_revenue'], round(float(tx.revenue.sum()), 2)),
+    'order 556444 (£38,970, credited by the manual line C556445) is not a sale': (int(left[sale.invoice_no == '556444'].sum()), 0),
     'net sales = gross - netted': (m['net_sales'], round(m['gross_sales'] + m['cancellations_netted_full'] + m['cancellations_netted_part']
-                                                        + m['cancellation_price_difference'], 2)),
+                                                        + m['manual_credits_netted'] + m['cancellation_price_difference'], 2)),
+    'net revenue = net sales - discounts - unmatched manual credits': (m['net_revenue'], round(m['net_sales'] + m['discounts'] + m['manual_credits_unmatched'], 2)),
     'netting never exceeds a sale': (int((left < 0).sum()), 0),
     'netting lines are cancellations': (int((~undo.invoice_no.str.startswith('C')).sum()), 0),
     'returns: every cancellation line with a customer': (len(ret), int((raw.InvoiceNo.str.startswith('C') & raw.CustomerID.notna()).sum()

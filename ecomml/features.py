@@ -219,9 +219,9 @@ def order_features(tx: pd.DataFrame, # clean transactions
 def return_expr(returns: ibis.Table, # returns table: every cancellation line and its `treatment`
                 cutoff: pd.Timestamp, # nothing on or after it is seen
                ) -> ibis.Table:
-    "Cancelled product lines (netted or not; reversals left out) and their value (positive £) per customer before `cutoff`."
+    "Cancelled product lines (netted or not; manual credits, discounts and postage left out) and their value (positive £) per customer before `cutoff`."
     r = returns.filter(returns[INVOICE_DATE] < _at(cutoff))
-    if 'treatment' in r.columns: r = r.filter(r.treatment != 'reversal')
+    if 'treatment' in r.columns: r = r.filter(r.treatment.isin(['netted', 'partly_netted', 'unmatched']))   # ecomml.ingest.PRODUCT_RETURNS
     return r.group_by(CUSTOMER_ID).aggregate(n_return_lines=it.count(), returned_value=-it[REVENUE].sum())
 
 def return_features(returns: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:

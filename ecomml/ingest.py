@@ -11,8 +11,9 @@ from .core import *
 from .raw import SOURCES, RawDataError
 
 # %% auto 0
-__all__ = ['TREATMENTS', 'fingerprint', 'check_fingerprint', 'combine_releases', 'to_transactions', 'cleaning_rules',
-           'match_cancellations', 'net_sales', 'clean', 'overview', 'monthly']
+__all__ = ['TREATMENTS', 'PRODUCT_RETURNS', 'CREDITS', 'fingerprint', 'check_fingerprint', 'combine_releases', 'to_transactions',
+           'cleaning_rules', 'match_cancellations', 'net_sales', 'clean_kwargs', 'match_manual_credits', 'clean',
+           'revenue_lines', 'overview', 'monthly']
 
 # %% ../nbs/01_ingest.ipynb
 def fingerprint(raw: pd.DataFrame) -> dict:
@@ -123,21 +124,77 @@ def net_sales(tx: pd.DataFrame, # transactions: sale lines and netting lines (`k
 # %% ../nbs/01_ingest.ipynb
 TREATMENTS = {'netted': 'netted in full against earlier sales', 'partly_netted': 'netted in part; no earlier sale for the rest',
               'unmatched': 'no earlier sale of the product to the customer in the data',
-              'reversal': 'manual or non-product reversal (manual, postage, discount, fee ...)'}
+              'manual_netted': 'manual credit equal to an earlier sale of the customer: cancels that sale',
+              'manual_sale_reversed': 'manual credit equal to an earlier manual (non-product) sale: both stay out of sales',
+              'manual_credit': 'manual credit matching no sale: reduces revenue on its date',
+              'discount': 'discount: reduces revenue on its date',
+              'non_product': 'postage, fee or other non-product credit: stays out of sales, as postage does'}
+PRODUCT_RETURNS = ['netted', 'partly_netted', 'unmatched']      # the treatments of cancelled product lines: what return features count
+CREDITS = ['manual_credit', 'discount']                          # credit lines kept in the transactions (kind 'credit')
 
 def _milli(tx) -> np.ndarray:
     "Line revenue in thousandths of a pound, exact (unit prices have at most three decimals)."
     return np.round(tx[QUANTITY].to_numpy() * tx[UNIT_PRICE].to_numpy() * 1000).astype(np.int64)
 
+def clean_kwargs(ingest: dict) -> dict:
+    "The keyword arguments of `clean` from the `ingest` params (the stage and the API clean with the same rules)."
+    return {k: ingest[k] for k in ('non_product_codes', 'non_product_pattern', 'manual_codes', 'discount_codes', 'manual_match_days') if k in ingest}
+
+# %% ../nbs/01_ingest.ipynb
+def match_manual_credits(sales: pd.DataFrame, # product sale lines (`line_id`, `invoice_no`, customer, time, quantity, price)
+                         left: np.ndarray, # units of each sale line not cancelled yet (aligned with `sales`); updated in place
+                         manual_sales: pd.DataFrame, # manual (non-product) sale lines, positive quantity
+                         credits: pd.DataFrame, # manual credit lines (C invoices with a manual code)
+                         days: int = 90, # a credit looks back this many days for the sale it equals
+                        ) -> tuple[pd.DataFrame, np.ndarray]:
+    """(pairs (cancel_line, sale_line, quantity), the treatment of each credit): each manual credit, in time order, cancels the
+    latest earlier sale of the same customer within `days` whose value equals it to the penny: one product line (what is left of
+    it), else one invoice's product lines, else a manual sale line ('manual_sale_reversed'); a credit equal to none is 'manual_credit'."""
+    out, how = [], np.full(len(credits), 'manual_credit', dtype=object)
+    if len(credits) == 0: return pd.DataFrame(out, columns=['cancel_line', 'sale_line', QUANTITY], dtype='int64'), how
+    price, qty0 = sales[UNIT_PRICE].to_numpy(float), sales[QUANTITY].to_numpy(np.int64)
+    when, ids, inv = sales[INVOICE_DATE].to_numpy(), sales[LINE_ID].to_numpy(), sales[INVOICE_NO].to_numpy(object)
+    by_cust = sales.groupby(CUSTOMER_ID).indices
+    man_by_cust = manual_sales.groupby(CUSTOMER_ID).indices if len(manual_sales) else {}
+    man_milli, man_when, man_used = _milli(manual_sales), manual_sales[INVOICE_DATE].to_numpy(), np.zeros(len(manual_sales), bool)
+    order = np.lexsort((credits[LINE_ID].to_numpy(), credits[INVOICE_DATE].to_numpy()))
+    cm, cw, cc, cid = -_milli(credits), credits[INVOICE_DATE].to_numpy(), credits[CUSTOMER_ID].to_numpy(), credits[LINE_ID].to_numpy()
+    pennies = lambda m: np.round(np.asarray(m) / 10).astype(np.int64)      # equal to the penny
+    for j in order:
+        if pd.isna(cc[j]) or cm[j] <= 0: continue
+        lo = cw[j] - np.timedelta64(days, 'D')
+        rows = by_cust.get(cc[j], np.empty(0, int))
+        rows = rows[(when[rows] <= cw[j]) & (when[rows] >= lo) & (left[rows] > 0)]
+        rows = rows[np.lexsort((ids[rows], when[rows]))][::-1]                  # latest first
+        value = np.round(left[rows] * price[rows] * 1000).astype(np.int64)
+        hit = rows[pennies(value) == pennies(cm[j])][:1]                         # one product line
+        if not len(hit) and len(rows):                                           # one invoice's product lines
+            inv_val = pd.Series(value).groupby(inv[rows], sort=False).sum()      # invoices in order of their latest line
+            eq = inv_val.index[pennies(inv_val.to_numpy()) == pennies(cm[j])]
+            if len(eq): hit = rows[inv[rows] == eq[0]]
+        if len(hit):
+            for i in hit: out.append((int(cid[j]), int(ids[i]), int(left[i]))); left[i] = 0
+            how[j] = 'manual_netted'; continue
+        m = man_by_cust.get(cc[j], np.empty(0, int))
+        m = m[(man_when[m] <= cw[j]) & (man_when[m] >= lo) & ~man_used[m] & (pennies(man_milli[m]) == pennies(cm[j]))]
+        if len(m): man_used[m[np.argmax(man_when[m])]] = True; how[j] = 'manual_sale_reversed'
+    return pd.DataFrame(out, columns=['cancel_line', 'sale_line', QUANTITY], dtype='int64'), how
+
+# %% ../nbs/01_ingest.ipynb
 _WORDS = {'missing_customer': 'lines without a customer', 'duplicate': 'exact duplicate lines',
           'cancellation': 'cancellation lines (C invoices; where they went is below)', 'non_product': 'non-product sale lines (postage, fees, vouchers ...)',
           'non_positive_quantity': 'sale lines with quantity ≤ 0', 'non_positive_price': 'sale lines with unit price ≤ 0'}
 
 def clean(tx: pd.DataFrame, # transactions from `to_transactions`
           non_product_codes: list[str] = (), non_product_pattern: str | None = None,
+          manual_codes: list[str] = ('M', 'm'), # non-product codes of manual credits: matched to the sale they equal
+          discount_codes: list[str] = ('D',), # non-product codes of discounts: they reduce revenue on their date
+          manual_match_days: int = 90, # a manual credit cancels a sale of at most this many days before it
           name: str = 'the raw log', # named in errors
          ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    "Sale lines with the netting lines of matched cancellations, the returns table, the rule table and the reconciliation (amounts in thousandths of a pound)."
+    """Sale lines with the netting lines of matched cancellations and manual credits (`kind` sale / cancellation) and the
+    credits that reduce revenue on their date (`kind` credit); the returns table, the rule table and the reconciliation
+    (amounts in thousandths of a pound)."""
     rules, rows = cleaning_rules(list(non_product_codes), non_product_pattern), []
     milli = _milli(tx)                                  # of the lines still in play
     steps = [('raw file: every line', len(tx), int(milli.sum()))]
@@ -146,56 +203,92 @@ def clean(tx: pd.DataFrame, # transactions from `to_transactions`
         rows.append(dict(rule=rule, rows_in=len(tx), removed=n, rows_out=len(tx) - n))
         steps.append((f'− {_WORDS[rule]}', n, -int(milli[drop].sum())))
         if rule == 'cancellation': cancels = tx[drop]
+        if rule == 'non_product': manual_sales = tx[drop & tx[STOCK_CODE].isin(list(manual_codes)).fillna(False).to_numpy(bool) & (tx[QUANTITY] > 0).to_numpy()]
         if n: tx, milli = tx[~drop], milli[~drop]        # a rule that takes nothing out leaves the table as it is
         if len(tx) == 0:
             k = rows[-1]['rows_in']
             raise RawDataError(f"{name}: no sale lines left after rule '{rule}' ({k:,} line{'s' if k != 1 else ''} in, all removed): nothing to analyse")
-    reversal = rules['non_product'](cancels).to_numpy(bool)
-    pairs = match_cancellations(tx, cancels[~reversal])
+    code = cancels[STOCK_CODE]
+    nonprod = rules['non_product'](cancels).to_numpy(bool)
+    manual = nonprod & code.isin(list(manual_codes)).fillna(False).to_numpy(bool)
+    discount = nonprod & code.isin(list(discount_codes)).fillna(False).to_numpy(bool) & ~manual
+    prod_pairs = match_cancellations(tx, cancels[~nonprod])
+    left = tx[QUANTITY].to_numpy(np.int64).copy()
+    np.subtract.at(left, pd.Index(tx[LINE_ID]).get_indexer(prod_pairs.sale_line.to_numpy()), prod_pairs[QUANTITY].to_numpy())
+    man_pairs, man_how = match_manual_credits(tx, left, manual_sales, cancels[manual], manual_match_days)
+    pairs = pd.concat([prod_pairs, man_pairs], ignore_index=True)
     pc, ps, pq = (pairs[k].to_numpy() for k in ('cancel_line', 'sale_line', QUANTITY))
     si, ci = pd.Index(tx[LINE_ID]).get_indexer(ps), pd.Index(cancels[LINE_ID]).get_indexer(pc)     # rows of the paired lines (line ids are unique)
+    is_prod = np.arange(len(pairs)) < len(prod_pairs)
     sales = tx.assign(kind='sale', cancels=pd.array([pd.NA] * len(tx), dtype='Int64'))
+    parts = [sales]
     if len(pairs):     # each netted quantity becomes a line: the sale line's product and price, the cancellation's invoice, time and line id
         undo = sales.iloc[si].assign(**{INVOICE_NO: cancels[INVOICE_NO].to_numpy()[ci], INVOICE_DATE: cancels[INVOICE_DATE].to_numpy()[ci],
                                         QUANTITY: -pq, LINE_ID: pc, 'kind': 'cancellation', 'cancels': ps})
         undo[REVENUE] = undo[QUANTITY] * undo[UNIT_PRICE]
+        parts.append(undo[sales.columns])
     netted = np.zeros(len(cancels), np.int64); np.add.at(netted, ci, pq)
-    kind = np.select([reversal, netted == 0, netted < -cancels[QUANTITY].to_numpy()], ['reversal', 'unmatched', 'partly_netted'], 'netted')
-    returns = cancels.assign(netted_quantity=netted, treatment=kind).reset_index(drop=True)
-    # the reconciliation: booked value of the netted quantities (at the cancellation's price) and the price difference to the sales they undo
-    at_cancel = np.round(-pq * cancels[UNIT_PRICE].to_numpy()[ci] * 1000).astype(np.int64)
+    kind = np.select([netted == 0, netted < -cancels[QUANTITY].to_numpy()], ['unmatched', 'partly_netted'], 'netted').astype(object)
+    kind[manual] = man_how
+    kind[discount] = 'discount'
+    kind[nonprod & ~manual & ~discount] = 'non_product'
+    returns = cancels.assign(netted_quantity=netted, treatment=kind.astype(str)).reset_index(drop=True)
+    credit = np.isin(kind, CREDITS)
+    if credit.any(): parts.append(cancels[credit].assign(kind='credit', cancels=pd.array([pd.NA] * int(credit.sum()), dtype='Int64'))[sales.columns])
+    # the reconciliation: booked value of the netted quantities (product cancellations at their own price, manual credits at
+    # theirs) and the difference to the value of the sales they undo
+    cm = _milli(cancels)
+    at_cancel = np.round(-pq[is_prod] * cancels[UNIT_PRICE].to_numpy()[ci[is_prod]] * 1000).astype(np.int64)
     at_sale = np.round(-pq * tx[UNIT_PRICE].to_numpy()[si] * 1000).astype(np.int64)
-    full = (kind == 'netted')[ci]                      # the pair's cancellation is netted in full
-    gross = int(milli.sum())
+    full = (kind == 'netted')[ci[is_prod]]             # the pair's cancellation is netted in full
+    of = lambda t: (int((kind == t).sum()), int(cm[kind == t].sum()))      # lines and booked value of a treatment
+    gross, net = int(milli.sum()), int(milli.sum()) + int(at_sale.sum())
     steps += [('= gross sales', len(sales), gross),
               ('− cancellations netted in full', int((kind == 'netted').sum()), int(at_cancel[full].sum())),
               ('− cancellations netted in part (the netted part)', int((kind == 'partly_netted').sum()), int(at_cancel[~full].sum())),
-              ('± price difference between cancellation and sale', None, int((at_sale - at_cancel).sum())),
-              ('= net sales', None, gross + int(at_sale.sum()))]
-    # where the cancellation lines went: netted (at their own price), unmatched quantities, reversals
-    cm = _milli(cancels)
+              ('− manual credits equal to an earlier sale (they cancel it)', *of('manual_netted')),
+              ('± price difference between cancellation and sale', None, int(at_sale.sum() - at_cancel.sum() - of('manual_netted')[1])),
+              ('= net sales', None, net),
+              ('− discounts (on their date)', *of('discount')),
+              ('− manual credits matching no sale (on their date)', *of('manual_credit')),
+              ('= net revenue', None, net + of('discount')[1] + of('manual_credit')[1])]
+    # where the cancellation lines went
     where = [('netted in full against earlier sales', int((kind == 'netted').sum()), int(at_cancel[full].sum())),
              ('netted in part: the netted part', int((kind == 'partly_netted').sum()), int(at_cancel[~full].sum())),
              ('unmatched: no earlier sale (lines), or more than was sold (the rest of the partly netted lines)', int((kind == 'unmatched').sum()),
               int(cm[np.isin(kind, ['unmatched', 'partly_netted'])].sum() - at_cancel[~full].sum())),
-             ('manual and non-product reversals', int((kind == 'reversal').sum()), int(cm[kind == 'reversal'].sum())),
+             ('manual credits equal to an earlier sale: the sale is cancelled', *of('manual_netted')),
+             ('manual credits equal to an earlier manual sale: both stay out of sales', *of('manual_sale_reversed')),
+             ('manual credits matching no sale: they reduce revenue on their date', *of('manual_credit')),
+             ('discounts: they reduce revenue on their date', *of('discount')),
+             ('postage, fee and other non-product credits: out of sales, as postage is', *of('non_product')),
              ('= cancellation lines (C invoices)', len(returns), int(cm.sum()))]
-    tx = (pd.concat([sales, undo[sales.columns]], ignore_index=True) if len(pairs) else sales).sort_values([INVOICE_DATE, LINE_ID], kind='stable').reset_index(drop=True)
+    tx = pd.concat(parts, ignore_index=True).sort_values([INVOICE_DATE, LINE_ID], kind='stable').reset_index(drop=True)
     for t in (tx, returns): t[CUSTOMER_ID] = t[CUSTOMER_ID].astype('int64')
     rec = pd.concat([pd.DataFrame(steps, columns=['step', 'lines', 'milli']).assign(table='sales'),
                      pd.DataFrame(where, columns=['step', 'lines', 'milli']).assign(table='cancellations')], ignore_index=True)
     return tx, returns, pd.DataFrame(rows), rec
 
 # %% ../nbs/01_ingest.ipynb
+def revenue_lines(tx: pd.DataFrame, # transactions as `clean` writes them
+                  at: pd.Timestamp | None = None, # only lines strictly before this instant are seen (None: all)
+                 ) -> pd.DataFrame:
+    "The lines that carry the shop's net revenue before `at`: the net sale lines (`net_sales`) and the credits (discounts, manual credits matching no sale), each on its date."
+    net = net_sales(tx, at)
+    if 'kind' not in tx: return net
+    t = tx if at is None else tx[tx[INVOICE_DATE] < pd.Timestamp(at)]
+    return pd.concat([net, t[t.kind == 'credit']]).sort_values([INVOICE_DATE, LINE_ID], kind='stable')
+
 def overview(tx: pd.DataFrame) -> dict:
-    "Headline figures of the net sales of a transactions table."
-    tx = net_sales(tx)
-    return dict(lines=len(tx), customers=int(tx[CUSTOMER_ID].nunique()), invoices=int(tx[INVOICE_NO].nunique()),
-                products=int(tx[STOCK_CODE].nunique()), countries=int(tx[COUNTRY].nunique()),
-                revenue=round(float(tx[REVENUE].sum()), 2), date_min=str(tx[INVOICE_DATE].min()), date_max=str(tx[INVOICE_DATE].max()))
+    "Headline figures of a transactions table: counts of the net sales; `net_sales` (products) and `revenue` (net revenue: net sales less credits)."
+    net = net_sales(tx)
+    return dict(lines=len(net), customers=int(net[CUSTOMER_ID].nunique()), invoices=int(net[INVOICE_NO].nunique()),
+                products=int(net[STOCK_CODE].nunique()), countries=int(net[COUNTRY].nunique()), net_sales=round(float(net[REVENUE].sum()), 2),
+                revenue=round(float(revenue_lines(tx)[REVENUE].sum()), 2), date_min=str(net[INVOICE_DATE].min()), date_max=str(net[INVOICE_DATE].max()))
 
 def monthly(tx: pd.DataFrame) -> pd.DataFrame:
-    "Net revenue, invoices and active customers per calendar month (of the sale)."
-    tx = net_sales(tx)
-    g = tx.groupby(tx[INVOICE_DATE].dt.to_period('M'))
-    return pd.DataFrame({'revenue': g[REVENUE].sum(), 'invoices': g[INVOICE_NO].nunique(), 'customers': g[CUSTOMER_ID].nunique()}).rename_axis('month').reset_index()
+    "Net revenue (credits on their date), invoices and active customers (of the net sales) per calendar month."
+    net, rev = net_sales(tx), revenue_lines(tx)
+    g = net.groupby(net[INVOICE_DATE].dt.to_period('M'))
+    return pd.DataFrame({'revenue': rev.groupby(rev[INVOICE_DATE].dt.to_period('M'))[REVENUE].sum(), 'invoices': g[INVOICE_NO].nunique(),
+                         'customers': g[CUSTOMER_ID].nunique()}).rename_axis('month').reset_index()

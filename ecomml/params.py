@@ -72,6 +72,9 @@ class Ingest(_Section):
     download_timeout_s: Annotated[float, Field(gt=0, le=3600)]
     non_product_codes: list[str]
     non_product_pattern: str | None
+    manual_codes: list[str]
+    discount_codes: list[str]
+    manual_match_days: Annotated[int, Field(ge=0, le=3650)]
     date_format: str | None
     max_gap_days: PosInt
 

@@ -78,14 +78,14 @@ def clean_history(lines: list, # dicts in the raw schema (RAW_COLUMNS)
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "(clean transactions, returns) of one customer's raw lines, by the ingest stage's rules."
     from ecomml.raw import RawDataError, parse_types
-    from ecomml.ingest import clean, to_transactions
+    from ecomml.ingest import clean, clean_kwargs, to_transactions
     raw = pd.DataFrame({c: pd.Series([l.get(c) for l in lines], dtype=object) for c in RAW_COLUMNS})     # cells as read, like a workbook's
     ids = raw.CustomerID.dropna().unique()
     if len(ids) > 1: raise HistoryError(f"lines: one customer per request, got CustomerID {', '.join(str(int(i)) for i in ids[:5])}", ['body', 'lines'])
     try:
         # every rule of the ingest stage but the gap between invoice days: dense in a shop's log, a customer's own purchases may lie months apart
         typed = parse_types(raw, 'lines', RAW_COLUMNS, max_gap_days=36_500)
-        tx, returns, _, _ = clean(to_transactions(typed), ingest.get('non_product_codes', []), ingest.get('non_product_pattern'), name='the lines sent')
+        tx, returns, _, _ = clean(to_transactions(typed), **clean_kwargs(ingest), name='the lines sent')
     except RawDataError as e:
         m = re.search(r"column '(\w+)'.*first in row (\d+)", str(e))
         field = ['body', 'lines', int(m.group(2)) - 2, m.group(1)] if m else ['body', 'lines']
