@@ -18,8 +18,8 @@ from .core import MODEL_WORDS
 # %% auto 0
 __all__ = ['SUMMARY', 'BTYD_MODELS', 'MODEL_NAMES', 'collapse', 'fit_btyd', 'fit_gamma_gamma', 'log_param_cov', 'standard_errors',
            'simulate_frequency', 'expected_period_transactions', 'expected_cumulative', 'periods_per_day',
-           'bgnbd_conditional_purchases', 'expected_purchases', 'expected_spend', 'lifetime_value', 'clv_interval',
-           'frequency_recency_matrix']
+           'bgnbd_conditional_purchases', 'expected_purchases', 'expected_spend', 'lifetime_value',
+           'purchases_if_alive', 'clv_interval', 'frequency_recency_matrix']
 
 # %% ../nbs/02a_btyd.ipynb
 SUMMARY = ['frequency', 'recency', 'T']
@@ -47,27 +47,33 @@ def fit_btyd(summary: pd.DataFrame, # frequency, recency, T per customer
              n_ok: int | None = None, # stop after this many converged starts (None: 1 for Pareto/NBD, else 2)
              weights: np.ndarray | None = None, # given weights of the rows of `summary` (already distinct rows)
              start: np.ndarray | None = None, # a first start in lifetimes' internal parametrisation
+             tols: tuple = (1e-7, 1e-6), # BFGS tolerances tried in turn: the next only when no start converged with the one before
             ):
-    "A fitted lifetimes model; the data it was fitted on are in `.data` (distinct rows with weights if `weighted`)."
+    """A fitted lifetimes model; the data it was fitted on are in `.data` (distinct rows with weights if `weighted`).
+    A population with no dropout drives `a` to 0 and `b` to infinity, where BFGS can stop on 'precision loss' at lifetimes'
+    tolerance from every start although the likelihood is flat to 1e-8: the next tolerance then finishes the fit."""
     if model not in BTYD_MODELS: raise ValueError(f"unknown BTYD model {model!r}: choose one of {sorted(BTYD_MODELS)}")
     if len(summary) == 0: raise ValueError(f"{model}: no customers to fit")
     if weights is not None: rows = summary[SUMMARY].assign(weight=np.asarray(weights))
     else: rows = collapse(summary) if weighted else summary[SUMMARY].assign(weight=1)
     rows = rows[rows.weight > 0]
     best, ok = None, 0
-    for start in ([start] if start is not None else []) + _STARTS[model]:
-        m = BTYD_MODELS[model](penalizer_coef=penalizer)
-        try:
-            # lifetimes prints the optimiser's state on failure; the optimiser's line search tries parameters where the
-            # likelihood overflows (numpy's warnings then say nothing: such a start is skipped or the search steps back)
-            with contextlib.redirect_stdout(io.StringIO()), np.errstate(all='ignore'):
-                m.fit(rows.frequency, rows.recency, rows['T'], weights=rows.weight,
-                      initial_params=None if start is None else np.array(start))
-        except Exception: continue
-        if not np.isfinite(m._negative_log_likelihood_) or not np.isfinite(m.params_).all(): continue
-        if best is None or m._negative_log_likelihood_ < best._negative_log_likelihood_: best = m
-        ok += 1
-        if ok >= (n_ok or (1 if model == 'pareto_nbd' else 2)): break
+    kw = lambda tol: {} if model == 'pareto_nbd' else {'tol': tol}       # Pareto/NBD: Nelder-Mead with its own tolerance
+    for tol in (tols if model != 'pareto_nbd' else tols[:1]):
+        for x0 in ([start] if start is not None else []) + _STARTS[model]:
+            m = BTYD_MODELS[model](penalizer_coef=penalizer)
+            try:
+                # lifetimes prints the optimiser's state on failure; the optimiser's line search tries parameters where the
+                # likelihood overflows (numpy's warnings then say nothing: such a start is skipped or the search steps back)
+                with contextlib.redirect_stdout(io.StringIO()), np.errstate(all='ignore'):
+                    m.fit(rows.frequency, rows.recency, rows['T'], weights=rows.weight,
+                          initial_params=None if x0 is None else np.array(x0), **kw(tol))
+            except Exception: continue
+            if not np.isfinite(m._negative_log_likelihood_) or not np.isfinite(m.params_).all(): continue
+            if best is None or m._negative_log_likelihood_ < best._negative_log_likelihood_: best = m
+            ok += 1
+            if ok >= (n_ok or (1 if model == 'pareto_nbd' else 2)): break
+        if best is not None: break
     if best is None: raise RuntimeError(f"{MODEL_NAMES[model]} did not converge from any start on {len(summary):,} customers (penalizer {penalizer}): "
                                    "with few customers or repeat purchases set clv.penalizer > 0 in params.yaml (e.g. 0.01)")
     best.model_name = model
@@ -204,6 +210,15 @@ def lifetime_value(m, gg, summary: pd.DataFrame, # purchase model, spend model, 
     cum = np.column_stack([np.zeros(len(summary))] + [expected_purchases(m, summary, k * days_per_month, time_unit) for k in range(1, months + 1)])
     disc = (1 + monthly_discount) ** -np.arange(1, months + 1)
     return (np.diff(cum, axis=1) * disc).sum(axis=1) * expected_spend(gg, summary)
+
+# %% ../nbs/02a_btyd.ipynb
+def purchases_if_alive(m, # a fitted purchase model (BG/NBD, MBG/NBD or Pareto/NBD)
+                       summary: pd.DataFrame, # frequency, recency, T per customer
+                       days: float, time_unit: str = 'D') -> np.ndarray:
+    """Expected purchases over the next `days` of a customer who stays a customer: the posterior mean purchase rate given
+    their history, (r + x) / (α + T), times the time; the dropout the models add on top is left out."""
+    r, alpha = float(m.params_['r']), float(m.params_['alpha'])
+    return (r + summary.frequency.to_numpy(float)) / (alpha + summary['T'].to_numpy(float)) * days * periods_per_day(time_unit)
 
 # %% ../nbs/02a_btyd.ipynb
 def _internal_start(m) -> np.ndarray:

@@ -14,26 +14,27 @@ from lifetimes import GammaGammaFitter
 from .core import *
 from .btyd import *
 from .features import ACTIVITY, FEATURES, btyd_summary, feature_store
+from .value import capture
 from .ingest import net_sales
 
 # %% auto 0
 __all__ = ['ML_KEYS', 'SCORERS', 'VARIANTS', 'holdout_metrics', 'naive_predictions', 'btyd_predictions', 'ml_columns',
            'training_rows', 'ml_predictions', 'two_part_predictions', 'ml_kwargs', 'temporal_folds', 'temporal_search',
-           'tune_ml', 'evaluate_cutoff', 'choose_model', 'beats_baseline', 'long_holdout', 'invoice_summary',
-           'seasonal_factor', 'variant_table', 'calibration_vs_holdout', 'tracking', 'score_customers',
-           'degenerate_fit', 'rule_scores', 'model_params', 'load_model']
+           'tune_ml', 'evaluate_cutoff', 'beats_baseline', 'long_holdout', 'invoice_summary', 'seasonal_factor',
+           'variant_table', 'calibration_vs_holdout', 'tracking', 'score_customers', 'degenerate_fit', 'rule_scores',
+           'model_params', 'load_model']
 
 # %% ../nbs/03_clv.ipynb
 def holdout_metrics(actual: np.ndarray, # what customers did in the holdout window
                     predicted: np.ndarray, # what a model said they would do
                    ) -> dict:
-    "MAE, RMSE, Spearman correlation and aggregate percentage error of `predicted` against `actual`."
+    "MAE, RMSE, Spearman correlation, aggregate percentage error and the capture of the top 10% and 20% (`ecomml.value.capture`) of `predicted` against `actual`."
     a, p = np.asarray(actual, float), np.asarray(predicted, float)
     if a.shape != p.shape or not len(a): raise ValueError(f"need equal, non-empty arrays: got {a.shape} and {p.shape}")
     if not np.isfinite(p).all(): raise ValueError(f"{(~np.isfinite(p)).sum()} predictions are not finite")
     rho = spearmanr(a, p).statistic if np.ptp(p) > 0 and np.ptp(a) > 0 else np.nan     # a constant prediction has no ranking
     return dict(mae=float(np.mean(np.abs(p - a))), rmse=float(np.sqrt(np.mean((p - a) ** 2))), spearman=float(rho),
-                aggregate_error_pct=float(100 * (p.sum() - a.sum()) / a.sum()))
+                aggregate_error_pct=float(100 * (p.sum() - a.sum()) / a.sum()), capture_10=capture(a, p, 0.1), capture_20=capture(a, p, 0.2))
 
 # %% ../nbs/03_clv.ipynb
 def naive_predictions(summary: pd.DataFrame, # frequency, T, revenue_total per customer (feature-store row)
@@ -108,7 +109,9 @@ def ml_kwargs(clv: dict) -> dict:
 
 def _spearman(a, p): return spearmanr(a, p).statistic if np.ptp(p) > 0 else 0.0
 
-SCORERS = {'mae': 'neg_mean_absolute_error', 'rmse': 'neg_root_mean_squared_error', 'spearman': make_scorer(_spearman)}
+SCORERS = {'mae': 'neg_mean_absolute_error', 'rmse': 'neg_root_mean_squared_error', 'spearman': make_scorer(_spearman),
+           'capture_10': make_scorer(lambda a, p: capture(a, p, 0.1)), 'capture_20': make_scorer(lambda a, p: capture(a, p, 0.2)),
+           'aggregate_error_pct': make_scorer(lambda a, p: -abs(p.sum() - a.sum()) / a.sum())}     # every `ecomml.value.MEASURES`; higher is better
 
 def temporal_folds(rows: pd.DataFrame, # training rows (`training_rows`), in the order the search sees them
                    horizon_days: int = 90,
@@ -170,29 +173,11 @@ def evaluate_cutoff(store: pd.DataFrame, # feature store
         preds['gradient_boosting'], fits['gradient_boosting'] = res
     rows = [dict(cutoff=pd.Timestamp(cutoff), model=m, target=t, **holdout_metrics(cal[col], p[i]))
             for m, p in preds.items() for i, (t, col) in enumerate([('purchases', 'target_purchase_days'), ('revenue', 'target_revenue')])]
-    per = cal[[CUSTOMER_ID, 'frequency', 'recency', 'T', 'target_purchase_days', 'target_revenue']].copy()
+    per = cal[[CUSTOMER_ID, 'frequency', 'recency', 'T', 'revenue_total', 'tenure_days', 'n_orders', 'target_purchase_days', 'target_revenue']].copy()
     for m, p in preds.items(): per[f'{m}_purchases'], per[f'{m}_revenue'] = p
     return pd.DataFrame(rows), per, fits
 
 # %% ../nbs/03_clv.ipynb
-def choose_model(table: pd.DataFrame, # metrics from `evaluate_cutoff`
-                 candidates: list, # the models production may use
-                 metric: str = 'mae', # mae or rmse (lower wins), spearman (higher wins)
-                 target: str = 'revenue',
-                 tolerance: float = 0.01, # candidates within this relative margin of the best tie: the first listed wins
-                ) -> dict:
-    "The winner among `candidates` on `metric` for `target`, and how it stands against every other row."
-    if metric not in ('mae', 'rmse', 'spearman'): raise ValueError(f"select_metric must be mae, rmse or spearman, got {metric!r}")
-    t = table[table.target == target].set_index('model')[metric]
-    better = (lambda x, y: x > y) if metric == 'spearman' else (lambda x, y: x < y)
-    cand = t[[c for c in candidates if c in t.index]]
-    if cand.empty: raise ValueError(f"none of {candidates} is in the table")
-    top = cand.max() if metric == 'spearman' else cand.min()
-    best = next(c for c, v in cand.items() if abs(v - top) <= tolerance * abs(top))
-    return dict(chosen=best, metric=metric, target=target, value=float(t[best]),
-                beats={m: bool(better(t[best], v)) for m, v in t.items() if m != best},
-                ties=[c for c, v in cand.items() if c != best and abs(v - top) <= tolerance * abs(top)])
-
 def beats_baseline(tab: pd.DataFrame, # metrics indexed by (model or variant, target)
                    model: str, baseline: str = 'calibration_rate') -> list[str]:
     "The figures (purchases/revenue MAE/RMSE) on which `model` has a lower error than `baseline`."

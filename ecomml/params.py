@@ -130,9 +130,11 @@ class Clv(_Section):
     models: Annotated[list[Literal['bgnbd', 'pareto_nbd', 'mbgnbd']], Field(min_length=1)]
     penalizer: NonNegFloat
     spend_penalizer: NonNegFloat
-    select_metric: Literal['mae', 'rmse', 'spearman']
-    select_tolerance: Annotated[float, Field(ge=0, lt=1)]
+    select_metric: Literal['capture_10', 'capture_20', 'spearman', 'aggregate_error_pct', 'mae', 'rmse']
     candidates: Annotated[list[Literal['calibration_rate', 'bgnbd', 'pareto_nbd', 'mbgnbd', 'gradient_boosting']], Field(min_length=1)]
+    max_value_multiple: PosFloat
+    max_implausible_share: Annotated[float, Field(ge=0, le=1)]
+    bootstrap_draws: Annotated[int, Field(ge=10, le=10_000)]
     score_horizons_days: Annotated[list[PosInt], Field(min_length=1)]
     clv_months: PosInt
     monthly_discount: Annotated[float, Field(ge=0, lt=1)]
