@@ -19,12 +19,13 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from .core import *
 from .btyd import fit_btyd
 from .clv import degenerate_fit, ml_columns, temporal_folds, temporal_search, training_rows
-from .features import feature_phrase, feature_words
+from .features import FEATURE_WORDS, feature_phrase, feature_words
 
 # %% auto 0
-__all__ = ['CLASSIFIERS', 'CHURN_NAMES', 'MODEL_KEYS', 'churn_label', 'top_decile', 'churn_metrics', 'signed_log',
-           'make_classifier', 'model_inputs', 'p_alive_at', 'temporal_predictions', 'tune_classifiers',
-           'cross_validated', 'explain', 'log_odds', 'top_reasons', 'in_words', 'risk_band']
+__all__ = ['CLASSIFIERS', 'CHURN_NAMES', 'DUPLICATES', 'LOGISTIC_DROP', 'MONOTONE', 'MODEL_KEYS', 'churn_label', 'top_decile',
+           'churn_metrics', 'signed_log', 'make_classifier', 'model_inputs', 'p_alive_at', 'temporal_predictions',
+           'monotone_violations', 'tune_classifiers', 'cross_validated', 'explain', 'log_odds', 'reason_phrase',
+           'top_reasons', 'in_words', 'risk_band', 'value_at_risk']
 
 # %% ../nbs/04_churn.ipynb
 def churn_label(store: pd.DataFrame) -> pd.Series:
@@ -73,13 +74,24 @@ def make_classifier(name: str, # logistic, gradient_boosting or recency
     if name == 'gradient_boosting':
         return HistGradientBoostingClassifier(max_iter=gb_max_iter, learning_rate=gb_learning_rate, max_leaf_nodes=gb_max_leaf_nodes,
                                               min_samples_leaf=gb_min_samples_leaf, l2_regularization=gb_l2_regularization,
-                                              early_stopping=False, random_state=seed)
+                                              early_stopping=False, random_state=seed, monotonic_cst=MONOTONE)   # more days since the last order never lowers the risk
     raise ValueError(f"unknown churn model {name!r}: choose one of {CLASSIFIERS + ['recency']}")
 
+DUPLICATES = {'T': 'tenure_days', 'recency': 'tenure_days less recency_days', 'frequency': 'n_orders', 'monetary_value': 'avg_order_value'}
+LOGISTIC_DROP = ['purchase_days_30d', 'revenue_30d', 'purchase_days_90d', 'revenue_90d', 'recency_over_ipt', 'revenue_total', 'median_order_value', 'max_order_value']
+MONOTONE = {'recency_days': 1, 'recency_over_ipt': 1, 'purchase_days_30d': -1, 'purchase_days_90d': -1}
+
 def model_inputs(store: pd.DataFrame, name: str) -> pd.DataFrame:
-    "The columns a model sees: all features (`ml_columns`), or the days since the last purchase for the recency baseline."
-    X = ml_columns(store)
-    return X[['recency_days']] if name == 'recency' else X
+    """The columns a model sees: the features (`ml_columns`) without the `DUPLICATES` (the BTYD summary's T, recency, frequency and
+    spend say again, in other units, what tenure, days since the last order, orders and order value say); the logistic regression
+    also without the last 30 and 90 days' activity and the usual-gap ratio (`LOGISTIC_DROP`: on its signed-log scale the ratio is
+    days since the last order less the mean gap, and with them a linear model gives days since the last order the wrong sign),
+    and without total spend (orders × mean order value: a sum on that scale), median and largest order (the mean again for most
+    customers): with them the reasons read 'largest order raises the risk; mean order value lowers it';
+    the recency baseline sees the days since the last purchase only."""
+    X = ml_columns(store).drop(columns=list(DUPLICATES))
+    if name == 'recency': return X[['recency_days']]
+    return X.drop(columns=LOGISTIC_DROP) if name == 'logistic' else X
 
 def p_alive_at(cal: pd.DataFrame, # one cutoff of the feature store (its summary is in the store's time unit)
                m=None, # a BG/NBD fitted on that summary (None: fitted here, on the cutoff's own summary: no labels used)
@@ -103,6 +115,19 @@ def temporal_predictions(store: pd.DataFrame, # the feature store
     fits['bgnbd'] = fit_btyd(test, 'bgnbd')         # kept: the stage checks whether it is degenerate
     out['bgnbd'] = 1 - p_alive_at(test, fits['bgnbd'])
     return out, fits
+
+# %% ../nbs/04_churn.ipynb
+def monotone_violations(model, # a fitted classifier
+                        X: pd.DataFrame, # its inputs for some customers
+                        feature: str = 'recency_days', # the feature to move
+                        step: float = 30.0, # by how much (in its units)
+                        sign: int = 1, # 1: the risk must not fall as the feature grows; -1: must not rise
+                       ) -> int:
+    "How many customers' churn probability moves against `sign` when `feature` grows by `step`, everything else kept (0 for a model whose reasons can be read)."
+    if feature not in X.columns: return 0
+    p0 = model.predict_proba(X)[:, 1]
+    p1 = model.predict_proba(X.assign(**{feature: X[feature] + step}))[:, 1]
+    return int((sign * (p1 - p0) < -1e-12).sum())
 
 # %% ../nbs/04_churn.ipynb
 MODEL_KEYS = {'logistic': ('logistic_C',), 'gradient_boosting': ('gb_max_iter', 'gb_learning_rate', 'gb_max_leaf_nodes', 'gb_min_samples_leaf', 'gb_l2_regularization')}
@@ -164,13 +189,22 @@ def log_odds(model, X: pd.DataFrame) -> np.ndarray:
     "The model's raw output: the log-odds of churn."
     return np.asarray(model.decision_function(X), float)
 
+def reason_phrase(name: str, value, push: float, time_unit: str = 'D') -> str:
+    "One reason in words with its direction: 'no order for 333 days (raises the risk)', 'orders: 12 (lowers the risk)'."
+    if name == 'recency_days' and np.isfinite(value): what = f"no order for {value:,.0f} days"
+    elif name == 'recency_over_ipt' and np.isfinite(value): what = f"{value:,.1f} times their usual gap since the last order"
+    elif FEATURE_WORDS.get(name, (None, ''))[1] == 'yesno': what = ('' if value else 'not ') + feature_words(name, time_unit)
+    else: what = feature_phrase(name, value, time_unit)
+    return f"{what} ({'raises' if push > 0 else 'lowers'} the risk)"
+
 def top_reasons(expl: shap.Explanation, k: int = 3,
                 time_unit: str = 'D', # the BTYD summary's period (`common.time_unit`): names the unit of frequency, recency and T
                ) -> list[str]:
-    "For each customer, the `k` features that push the churn score up the most, in words ('largest order £21,540'); pushes equal to 1e-9 tie, and ties go to the first column."
-    order = np.argsort(-np.round(expl.values, 9), axis=1, kind='stable')[:, :k]      # rounding: row order of the training data cannot reorder ties
+    """For each customer, the `k` features that move the churn score the most, either way, in words and with their direction
+    ('no order for 333 days (raises the risk)'); moves equal to 1e-9 tie, and ties go to the first column."""
+    order = np.argsort(-np.round(np.abs(expl.values), 9), axis=1, kind='stable')[:, :k]      # rounding: row order of the training data cannot reorder ties
     names = np.array(expl.feature_names)
-    return ['; '.join(feature_phrase(names[j], expl.data[i, j], time_unit) for j in row if expl.values[i, j] > 0) for i, row in enumerate(order)]
+    return ['; '.join(reason_phrase(names[j], expl.data[i, j], expl.values[i, j], time_unit) for j in row if expl.values[i, j] != 0) for i, row in enumerate(order)]
 
 def in_words(expl: shap.Explanation, time_unit: str = 'D') -> shap.Explanation:
     "The same explanation with its features named in words (`feature_words`): what SHAP's figures print on their axes."
@@ -186,3 +220,15 @@ def risk_band(p: np.ndarray, # churn probabilities
     t = list(thresholds)
     if len(t) != 2 or not 0 < t[0] < t[1] < 1: raise ValueError(f"churn.risk_bands must be two increasing probabilities in (0, 1), got {t}")
     return pd.Categorical(np.select([np.asarray(p) < t[0], np.asarray(p) < t[1]], ['low', 'medium'], 'high'), categories=['low', 'medium', 'high'], ordered=True)
+
+# %% ../nbs/04_churn.ipynb
+def value_at_risk(p_churn: np.ndarray, # probability of no purchase over the horizon (`common.horizon_days`)
+                  spend_if_retained: np.ndarray, # what the customer would spend over the same horizon if they stay a customer
+                 ) -> np.ndarray:
+    """The money a churn would cost over the horizon: P(churn) × the spend expected over the same horizon if retained (from the
+    CLV stage: the posterior purchase rate of the best BTYD fit, `ecomml.btyd.purchases_if_alive`, × Gamma-Gamma spend). One
+    horizon for both, and a spend that does not already price in the dropout."""
+    p, s = np.asarray(p_churn, float), np.asarray(spend_if_retained, float)
+    if p.shape != s.shape: raise ValueError(f"value_at_risk: {p.shape} probabilities and {s.shape} spends")
+    if ((p < 0) | (p > 1)).any(): raise ValueError("value_at_risk: churn probabilities must lie in [0, 1]")
+    return p * np.clip(s, 0, None)

@@ -51,7 +51,9 @@ def customer_records(clv: pd.DataFrame, churn: pd.DataFrame, segments: pd.DataFr
         out[cid] = {
             'customer_id': cid, 'as_of': f'{date:%Y-%m-%d}',
             'clv': {'months': int(clv_col[4:-1]), 'value': _num(r[clv_col]), 'low': _num(r[f'{clv_col}_low']), 'high': _num(r[f'{clv_col}_high']),
-                    'expected_purchases_90d': _num(r.get('purchases_90d'), 4), 'expected_purchases_365d': _num(r.get('purchases_365d'), 4), 'p_alive': _num(r['p_alive'], 4)},
+                    'expected_purchases_90d': _num(r.get('purchases_90d'), 4), 'expected_purchases_365d': _num(r.get('purchases_365d'), 4), 'p_alive': _num(r['p_alive'], 4),
+                    'revenue_90d': _num(r.get('revenue_90d')), 'spend_to_date': _num(r.get('spend_to_date')),
+                    'next_order_date': None if pd.isna(r.get('next_order_date')) else f"{pd.Timestamp(r['next_order_date']):%Y-%m-%d}"},
             'churn': {'probability': _num(r['churn_probability'], 4), 'risk_band': r['risk_band'], 'value_at_risk': _num(r['value_at_risk']),
                       'top_reasons': [x.strip() for x in str(r['top_reasons']).split(';') if x.strip()]} if has('churn_probability') else None,
             'segment': {'segment': r['segment'], 'rfm': r['rfm'], 'cluster': int(r['cluster']), 'cluster_name': r['cluster_name']} if has('segment') else None,
@@ -134,8 +136,8 @@ class Scorer:
 
     def score(self, row: pd.DataFrame) -> dict:
         "CLV, expected purchases, P(alive), churn probability and risk band, segment and cluster of a feature-store row."
-        from ecomml.btyd import expected_purchases, lifetime_value
-        from ecomml.churn import model_inputs, risk_band
+        from ecomml.btyd import expected_purchases, expected_spend, lifetime_value, purchases_if_alive
+        from ecomml.churn import model_inputs, risk_band, value_at_risk
         from ecomml.clv import ml_columns, rule_scores
         from ecomml.segments import cluster_inputs, rfm_place, segment_of
         p = self.clv['params']; H = self.clv['selection']['holdout_days']; M = p['clv_months']; unit = self.clv['time_unit']
@@ -157,5 +159,6 @@ class Scorer:
         return {'clv': {'months': M, 'value': round(value, 2), 'low': None, 'high': None, 'model': prod,
                         **{f'expected_purchases_{h}d': round(v, 4) for h, v in purchases.items()}, 'p_alive': None if alive is None else round(alive, 4)},
                 'churn': {'probability': round(prob, 4), 'risk_band': str(risk_band(np.array([prob]), self.churn.get('risk_bands', [0.5, 0.75]))[0]),
-                          'value_at_risk': round(prob * value, 2), 'model': self.churn_name},
+                          'value_at_risk': round(float(value_at_risk([prob], purchases_if_alive(self.btyd, row, H, unit) * expected_spend(self.gg, row))[0]), 2),
+                          'model': self.churn_name},
                 'segment': {'segment': str(segment_of(pd.Series([rfm['R']]), pd.Series([rfm['F']]))[0]), 'rfm': rfm['rfm'], 'cluster': k, 'cluster_name': f'{k}: {names[k - 1]}'}}
