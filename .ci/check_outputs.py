@@ -81,10 +81,35 @@ checks.update({
     'dashboard net revenue = ingest net sales (checked above) (£)': (round(dm['net_revenue'], 2), json.loads(Path('reports/metrics/ingest.json').read_text())['net_sales']),
     'dashboard customers = scored customers': (dm['customers'], len(clv)),
     'dashboard CLV of the base = Σ CLV (£)': (round(dm['clv_total'], 2), round(float(clv.clv_12m.sum()), 2)),
-    'dashboard revenue at risk = Σ CLV × P(churn) (£)': (round(dm['revenue_at_risk'], 2), round(float((churn.clv_12m * churn.churn_probability).sum()), 2)),
+    'dashboard value at risk = Σ churn value at risk (£)': (round(dm['revenue_at_risk'], 2), round(float(churn.value_at_risk.sum()), 2)),
     'lists written': (sorted(p.name for p in Path('reports/lists').glob('*.csv')), ['cross-sell.csv', 'nurture.csv', 'win-back.csv']),
     'dashboard ≤ 6 MB': (Path('reports/dashboard.html').stat().st_size <= 6e6, True),
     'every report ≤ 1.5 MB': (all(p.stat().st_size <= 1.5e6 for p in Path('reports').glob('[0-9][0-9]*.html')), True),
+})
+# issue 30: values, segments and lists true to their words, customer by customer
+import yaml
+P = yaml.safe_load(Path('params.yaml').read_text())
+now = pd.read_parquet('data/features/customers.parquet'); now = now[now.cutoff == now.cutoff.max()].set_index('customer_id')
+sg = seg.set_index('customer_id').join(now[['recency_days', 'tenure_days', 'n_orders']])
+lists = {f: pd.read_csv(f'reports/lists/{f}.csv', dtype=str) for f in ['win-back', 'nurture', 'cross-sell']}
+on = pd.concat([d.assign(list=f) for f, d in lists.items()])
+on = on.assign(cid=on.customer.astype(int)).join(now[['recency_days', 'tenure_days', 'n_orders']], on='cid')
+money_cols = ['spend to date (£)', 'predicted value, next 12 months (£)', 'value at risk, next 90 days (£)']
+checks.update({
+    'customer 18139 (two purchase days, 18 days old): 12-month value within 5x its spend': (bool(clv.set_index('customer_id').clv_12m[18139] <= 5 * 8418.18), True),
+    'no customer valued at £0': (int((clv.clv_12m <= 0).sum()), 0),
+    'high-risk band holds more than £5,000 of value at risk': (bool(churn[churn.risk_band == 'high'].value_at_risk.sum() > 5000), True),
+    'one F per number of orders': (int(sg.groupby('n_orders').F.nunique().max()), 1),
+    "'new' = first order within new_days": (int(((sg.segment == 'new') != (sg.tenure_days <= P['segments']['new_days'])).sum()), 0),
+    "'at risk', can't lose, about to sleep, hibernating: no order for 90 days": (int((sg.segment.isin(['at risk', "can't lose", 'about to sleep', 'hibernating']) & (sg.recency_days <= 90)).sum()), 0),
+    'win-back: no order in the last win_back_min_days_since_order days': (int((on[on.list == 'win-back'].recency_days < P['dashboard']['win_back_min_days_since_order']).sum()), 0),
+    'nurture: first order within nurture_max_tenure_days': (int((on[on.list == 'nurture'].tenure_days > P['dashboard']['nurture_max_tenure_days']).sum()), 0),
+    'nurture holds one-order customers': (bool((on[on.list == 'nurture'].n_orders == 1).any()), True),
+    'cross-sell: repeat customers': (int((on[on.list == 'cross-sell'].n_orders < P['dashboard']['cross_sell_min_orders']).sum()), 0),
+    'each customer on one list only': (int(on.customer.duplicated().sum()), 0),
+    'lists capped at list_rows': (int(max(len(d) for d in lists.values()) <= P['dashboard']['list_rows']), 1),
+    'control group: about control_share of each list': (all(abs((d.group != 'campaign').sum() - round(P['dashboard']['control_share'] * len(d))) == 0 for d in lists.values()), True),
+    'list money with two decimals': (bool(on[money_cols].stack().str.fullmatch(r'-?\d+\.\d\d').all()), True),
 })
 checks = {k: (len(a), len(b)) if isinstance(a, list) and a == b else (a, b) for k, (a, b) in checks.items()}
 bad = {k: v for k, v in checks.items() if v[0] != v[1]}

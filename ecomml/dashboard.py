@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 from .core import *
 from .ingest import net_sales
-from .segments import SEGMENTS, ACTIONS, rfm_scores, segment_of
+from .segments import SEGMENTS, ACTIONS
 
 # %% auto 0
-__all__ = ['LIST_COLUMNS', 'BANDS', 'customer_table', 'kpis', 'codes', 'cube', 'monthly_facts', 'migration_pairs',
-           'product_names', 'win_back', 'nurture', 'cross_sell', 'dashboard_data', 'model_health', 'index_html']
+__all__ = ['BANDS', 'customer_table', 'kpis', 'codes', 'cube', 'monthly_facts', 'migration_pairs', 'next_step', 'dashboard_data',
+           'model_health', 'index_html']
 
 # %% ../nbs/07_dashboard.ipynb
 def customer_table(store: pd.DataFrame, # feature store (its last cutoff is the score date)
@@ -26,6 +26,7 @@ def customer_table(store: pd.DataFrame, # feature store (its last cutoff is the 
     out = now.join(segments.set_index(CUSTOMER_ID)[['segment', 'R', 'F']], how='left')
     out = out.join(clv.set_index(CUSTOMER_ID)[clv_col].rename('clv'), how='left')
     out = out.join(churn.set_index(CUSTOMER_ID)[['churn_probability', 'risk_band', 'value_at_risk', 'top_reasons']], how='left')
+    out['next_order_date'] = clv.set_index(CUSTOMER_ID).next_order_date.reindex(out.index) if 'next_order_date' in clv else pd.NaT
     missing = {n: int(out[c].isna().sum()) for n, c in [('segment', 'segment'), ('CLV', 'clv'), ('churn', 'churn_probability')] if out[c].isna().any()}
     if missing: raise ValueError(f"scores at {at:%Y-%m-%d} miss customers of the feature store: {missing}; rerun the stages (dvc repro)")
     out['active'] = out.recency_days < active_days
@@ -72,63 +73,28 @@ def monthly_facts(sales: pd.DataFrame, # net sales
     out.attrs['months'] = [str(p) for p in months]
     return out
 
-def migration_pairs(store: pd.DataFrame, # feature store
+def migration_pairs(segments: pd.DataFrame, # the segments stage's scores: segment now and previous_segment at the cutoff before
                     ) -> pd.DataFrame:
-    "Each customer's RFM segment at the previous cutoff ('new since' if not a customer then) and at the last."
-    cuts = sorted(store[CUTOFF].unique())
-    seg = lambda c: (lambda s: pd.Series(segment_of(s.R, s.F).astype(str), index=s.index))(rfm_scores(store[store[CUTOFF] == c]))
-    last = seg(cuts[-1])
-    prev = seg(cuts[-2]) if len(cuts) > 1 else pd.Series(dtype=str)
-    return pd.DataFrame({CUSTOMER_ID: last.index, 'before': prev.reindex(last.index).fillna('new since').to_numpy(), 'now': last.to_numpy()})
+    "Each customer's segment at the previous cutoff ('new since' if not a customer then) and at the last: the segments stage's own."
+    return pd.DataFrame({CUSTOMER_ID: segments[CUSTOMER_ID].to_numpy(), 'before': segments.previous_segment.astype(str).to_numpy(),
+                         'now': segments.segment.astype(str).to_numpy()})
 
 # %% ../nbs/07_dashboard.ipynb
-LIST_COLUMNS = {CUSTOMER_ID: 'customer', COUNTRY: 'country', 'segment': 'segment', 'clv': 'CLV, next 12 months (£)',
-                'churn_probability': 'churn probability (%)', 'value_at_risk': 'value at risk (£)', 'top_reasons': 'main reasons for the risk',
-                'products': 'recommended products', 'why': 'why on this list'}
-
-def _rows(d: pd.DataFrame, why, recs_names: pd.Series, n: int) -> pd.DataFrame:
-    d = d.head(n).copy()
-    d['products'] = d[CUSTOMER_ID].map(recs_names).fillna('')
-    d['why'] = [why(r) for r in d.itertuples()]
-    d = d.assign(clv=d.clv.round(2), churn_probability=(100 * d.churn_probability).round(1), value_at_risk=d.value_at_risk.round(2))
-    return d[list(LIST_COLUMNS)].rename(columns=LIST_COLUMNS).reset_index(drop=True)
-
-def product_names(recs: pd.DataFrame, # recommendations (customer, list, rank, description)
-                  n: int = 3, # products per customer
-                  new_only: bool = False, # the explore list (products the customer never bought) instead of the repeat list
-                 ) -> pd.Series:
-    "The top `n` products of each customer's repeat (or explore) list, by name, joined with '; '."
-    r = recs[recs.list == ('explore' if new_only else 'repeat')]
-    r = r.sort_values([CUSTOMER_ID, 'rank']).groupby(CUSTOMER_ID).head(n)
-    return r.groupby(CUSTOMER_ID).description.agg(lambda s: '; '.join(x.strip().capitalize() for x in s))
-
-def win_back(cust: pd.DataFrame, recs: pd.DataFrame, min_probability: float = 0.5, min_clv_quantile: float = 0.5, rows: int = 200, products: int = 3):
-    "Valuable customers the model expects to lose, most value at risk first."
-    floor = cust.clv.quantile(min_clv_quantile)
-    d = cust[(cust.churn_probability >= min_probability) & (cust.clv >= floor)].sort_values('value_at_risk', ascending=False)
-    return _rows(d, lambda r: f"£{r.value_at_risk:,.0f} of next year's value at risk: {r.churn_probability:.0%} chance of no order in 90 days, CLV £{r.clv:,.0f}",
-                 product_names(recs, products), rows)
-
-def nurture(cust: pd.DataFrame, recs: pd.DataFrame, max_tenure_days: int = 90, min_clv_quantile: float = 0.75, rows: int = 200, products: int = 3):
-    "New customers with a high predicted value, highest CLV first."
-    floor = cust.clv.quantile(min_clv_quantile)
-    d = cust[(cust.tenure_days < max_tenure_days) & (cust.clv >= floor)].sort_values('clv', ascending=False)
-    return _rows(d, lambda r: f"new: first order {r.tenure_days:.0f} days ago, {r.n_orders} order(s) so far, CLV £{r.clv:,.0f} (top {1 - min_clv_quantile:.0%} of customers)",
-                 product_names(recs, products), rows)
-
-def cross_sell(cust: pd.DataFrame, recs: pd.DataFrame, max_probability: float = 0.5, rows: int = 200, products: int = 3):
-    "Active, loyal-looking customers with products new to them (the explore list), highest CLV first."
-    new = product_names(recs, products, new_only=True)
-    d = cust[cust.active & (cust.churn_probability < max_probability) & cust[CUSTOMER_ID].isin(new.index)].sort_values('clv', ascending=False)
-    return _rows(d, lambda r: f"active (last order {r.recency_days:.0f} days ago), {r.churn_probability:.0%} churn risk: show products new to them",
-                 new, rows)
+def next_step(made: dict, # from `ecomml.lists.campaign_lists`
+             ) -> str:
+    "Which list to work first, and why, from what the lists hold: the one with the most value at risk among its campaign rows."
+    from ecomml.lists import LISTS
+    var = {k: float(pd.to_numeric(v['rows'].loc[v['rows'].group == 'campaign', 'value at risk, next 90 days (£)']).sum()) for k, v in made.items()}
+    top = max(var, key=var.get)
+    return (f"Work the {LISTS[top].lower()} list first: of the three it holds the most value at risk over the next 90 days (£{var[top]:,.0f}; "
+            + ', '.join(f"{LISTS[k].lower()} £{v:,.0f}" for k, v in var.items() if k != top) + ").")
 
 # %% ../nbs/07_dashboard.ipynb
 BANDS = ['low', 'medium', 'high']
 
 def dashboard_data(cust: pd.DataFrame, # customer_table
                    sales: pd.DataFrame, # net sales before the score date
-                   store: pd.DataFrame, # feature store (for the migration)
+                   segments: pd.DataFrame, # the segments stage's scores (for the migration)
                    recs: pd.DataFrame, bought: pd.DataFrame, # recommendations and bought-together pairs
                    n_products: int, # products in the catalogue (for the coverage)
                    top_pairs: int = 15) -> dict:
@@ -143,7 +109,7 @@ def dashboard_data(cust: pd.DataFrame, # customer_table
     f = monthly_facts(sales, c)
     edges = [0.0, *np.logspace(0, np.log10(max(float(c.clv.max()), 10.0)) + 1e-9, 80).tolist()]
     c['bin'] = np.clip(np.searchsorted(edges, c.clv.clip(lower=0), side='right') - 1, 0, len(edges) - 2)
-    mig = migration_pairs(store).merge(c[[CUSTOMER_ID, 's', 'c']], on=CUSTOMER_ID)
+    mig = migration_pairs(segments).merge(c[[CUSTOMER_ID, 's', 'c']], on=CUSTOMER_ID)
     before = [*SEGMENTS, 'new since']
     mig['a'] = mig.before.map({s: i for i, s in enumerate(before)})
     K = recs.groupby(CUSTOMER_ID)['rank'].max().max() if len(recs) else 0
@@ -231,7 +197,7 @@ def index_html(reports: list, # (file, title, one-line summary) of each report
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>ecomml: reports, dashboard and lists</title><style>{css}'
             'body{font-family:system-ui,sans-serif;max-width:1100px;margin:20px auto;padding:0 16px}table{border-collapse:collapse;font-size:13px}'
             'th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left}</style></head><body>'
-            f'<h1>ecomml: customer analytics of the UCI Online Retail shop</h1><p>Data as of <strong>{e(as_of)}</strong>; data fingerprint <code>{e(fingerprint)}</code>.</p>'
+            f'<h1>ecomml: customer analytics of the UCI Online Retail shop</h1><p>Data as of <strong>{e(as_of)}</strong> (the fingerprint of the data is in the ingest report).</p>'
             f'<h2>Start here</h2><ul><li><a href="dashboard.html">The dashboard</a>: KPIs, trends, retention, segments, value, churn, products and model health, with filters.</li></ul>'
             f'<h2>Lists to act on</h2><ul>{lst}</ul><h2>Models</h2>{monitor_note(monitor)}{html_table(health)}'
             f'<h2>Reports</h2><ul>{rep}</ul></body></html>')

@@ -201,12 +201,18 @@ class Segments(_Section):
     stability_seeds: PosInt
     top_products: PosInt
     name_threshold: NonNegFloat
+    recency_days: Annotated[list[PosInt], Field(min_length=4, max_length=4)]
+    orders: Annotated[list[Annotated[int, Field(ge=2)]], Field(min_length=4, max_length=4)]
+    new_days: PosInt
 
     @model_validator(mode='after')
     def _k(self):
         lo, hi = self.k_range
         if lo > hi: raise ValueError(f"k_range must be [low, high] with low <= high, got {self.k_range}")
         if not lo <= self.k_min <= hi: raise ValueError(f"k_min ({self.k_min}) must lie in k_range {self.k_range}")
+        for k in ('recency_days', 'orders'):
+            v = getattr(self, k)
+            if any(b <= a for a, b in zip(v, v[1:])): raise ValueError(f"{k} must be four increasing thresholds, got {v}")
         return self
 
 class Recs(_Section):
@@ -238,11 +244,20 @@ class Recs(_Section):
 class Dashboard(_Section):
     active_days: PosInt
     list_rows: PosInt
+    list_priority: Annotated[list[Literal['win_back', 'nurture', 'cross_sell']], Field(min_length=3, max_length=3)]
+    control_share: Annotated[float, Field(ge=0, lt=1)]
     win_back_min_probability: Share
-    win_back_min_clv_quantile: Share
+    win_back_min_days_since_order: NonNegInt
+    win_back_min_spend_quantile: Annotated[float, Field(ge=0, le=1)]
     nurture_max_tenure_days: PosInt
-    nurture_min_clv_quantile: Share
     cross_sell_max_probability: Share
+    cross_sell_min_orders: PosInt
+
+    @field_validator('list_priority')
+    @classmethod
+    def _each_once(cls, v):
+        if len(set(v)) != len(v): raise ValueError(f"must name win_back, nurture and cross_sell once each, got {v}")
+        return v
     products_per_customer: PosInt
     top_pairs: PosInt
 

@@ -139,7 +139,7 @@ class Scorer:
         from ecomml.btyd import expected_purchases, expected_spend, lifetime_value, purchases_if_alive
         from ecomml.churn import model_inputs, risk_band, value_at_risk
         from ecomml.clv import ml_columns, rule_scores
-        from ecomml.segments import cluster_inputs, rfm_place, segment_of
+        from ecomml.segments import RFM_EDGES, cluster_inputs, rfm_place, segment_of
         p = self.clv['params']; H = self.clv['selection']['holdout_days']; M = p['clv_months']; unit = self.clv['time_unit']
         prod = self.clv['production_model']
         if prod in ('calibration_rate', 'gradient_boosting'):
@@ -152,7 +152,9 @@ class Scorer:
         alive = None if not self.clv['p_alive']['available'] else float(np.asarray(self.btyd.conditional_probability_alive(
             row.frequency.to_numpy(float), row.recency.to_numpy(float), row['T'].to_numpy(float)), float)[0])
         prob = float(self.churn_model.predict_proba(model_inputs(row, self.churn_name))[:, 1][0])
-        rfm = rfm_place(row.iloc[0].to_dict(), self.reference)
+        th = self.seg.get('rfm_thresholds', {})       # the segments stage's thresholds (RFM_EDGES and 90 days if an older card has none)
+        rfm = rfm_place(row.iloc[0].to_dict(), self.reference, th.get('recency_days', RFM_EDGES['recency_days']), th.get('orders', RFM_EDGES['orders']))
+        is_new = pd.Series([float(row.tenure_days.iloc[0]) <= th.get('new_days', 90)])
         X = self.scaler.transform(cluster_inputs(row)[self.cluster_features])
         k = int(self.kmeans.predict(X)[0]) + 1
         names = self.seg['cluster_names']
@@ -161,4 +163,4 @@ class Scorer:
                 'churn': {'probability': round(prob, 4), 'risk_band': str(risk_band(np.array([prob]), self.churn.get('risk_bands', [0.5, 0.75]))[0]),
                           'value_at_risk': round(float(value_at_risk([prob], purchases_if_alive(self.btyd, row, H, unit) * expected_spend(self.gg, row))[0]), 2),
                           'model': self.churn_name},
-                'segment': {'segment': str(segment_of(pd.Series([rfm['R']]), pd.Series([rfm['F']]))[0]), 'rfm': rfm['rfm'], 'cluster': k, 'cluster_name': f'{k}: {names[k - 1]}'}}
+                'segment': {'segment': str(segment_of(pd.Series([rfm['R']]), pd.Series([rfm['F']]), is_new)[0]), 'rfm': rfm['rfm'], 'cluster': k, 'cluster_name': f'{k}: {names[k - 1]}'}}

@@ -14,25 +14,41 @@ from .core import *
 from .ingest import net_sales
 
 # %% auto 0
-__all__ = ['RFM_COLUMNS', 'SEGMENT_RULES', 'SEGMENTS', 'ACTIONS', 'CLUSTER_FEATURES', 'quintile_score', 'rfm_scores', 'rfm_place',
-           'segment_of', 'rule_table', 'cluster_inputs', 'fit_clusters', 'choose_k', 'stability', 'cluster_names',
-           'migration', 'segment_profile']
+__all__ = ['RFM_EDGES', 'RFM_COLUMNS', 'SEGMENT_RULES', 'SEGMENTS', 'ACTIONS', 'CLUSTER_FEATURES', 'threshold_score',
+           'quintile_score', 'rfm_scores', 'rfm_place', 'segment_of', 'rule_table', 'customer_segments',
+           'cluster_inputs', 'fit_clusters', 'choose_k', 'stability', 'cluster_names', 'migration', 'segment_profile']
 
 # %% ../nbs/05_segments.ipynb
+def threshold_score(values: pd.Series, # one value per customer
+                    edges: list, # four increasing thresholds between the five scores
+                    higher_is_better: bool = True, # True: at or above edges[i] is score i + 2 (orders); False: at or below edges[i] is 5 - i (days)
+                   ) -> pd.Series:
+    "Scores 1-5 on fixed thresholds: equal values, equal scores."
+    e = np.asarray(edges, float)
+    if len(e) != 4 or (np.diff(e) <= 0).any(): raise ValueError(f"{values.name}: four increasing thresholds are needed, got {list(edges)}")
+    if values.isna().any(): raise ValueError(f"{values.name}: {values.isna().sum()} missing values cannot be scored")
+    v = values.to_numpy(float)
+    s = 1 + np.searchsorted(e, v, side='right') if higher_is_better else 5 - np.searchsorted(e, v, side='left')
+    return pd.Series(s.astype(int), index=values.index, name=values.name)
+
 def quintile_score(values: pd.Series, # one value per customer, indexed by customer id
                    higher_is_better: bool = True) -> pd.Series:
-    "Scores 1-5 by quintile of rank; ties broken by the index (ascending), so every score holds a fifth."
+    "Scores 1-5 by quintile of rank among the customers; equal values share the higher rank, so equal values get equal scores."
     if values.isna().any(): raise ValueError(f"{values.name}: {values.isna().sum()} missing values cannot be scored")
     if len(values) < 5: raise ValueError(f"{values.name}: quintile scores need at least 5 customers, got {len(values)}")
-    v = values.sort_index()
-    r = (v if higher_is_better else -v).rank(method='first')
-    return (np.ceil(r * 5 / len(v)).astype(int)).reindex(values.index).rename(values.name)
+    r = (values if higher_is_better else -values).rank(method='max')
+    return np.ceil(r * 5 / len(values)).astype(int).rename(values.name)
 
-def rfm_scores(store_at_cutoff: pd.DataFrame) -> pd.DataFrame:
+RFM_EDGES = {'recency_days': [30, 60, 90, 180], 'orders': [2, 3, 5, 10]}    # the defaults of params.yaml (segments)
+
+def rfm_scores(store_at_cutoff: pd.DataFrame,
+               recency_days: list = RFM_EDGES['recency_days'], # R: a last order within these many days scores 5, 4, 3, 2 (beyond: 1)
+               orders: list = RFM_EDGES['orders'], # F: at least these many orders score 2, 3, 4, 5 (one order: 1)
+              ) -> pd.DataFrame:
     "R, F, M scores (1-5) and the 'RFM' string per customer, from recency_days, n_orders and revenue_total."
     s = store_at_cutoff.set_index(CUSTOMER_ID)
-    out = pd.DataFrame({'R': quintile_score(s.recency_days.rename('recency_days'), higher_is_better=False),
-                        'F': quintile_score(s.n_orders.rename('n_orders')), 'M': quintile_score(s.revenue_total.rename('revenue_total'))})
+    out = pd.DataFrame({'R': threshold_score(s.recency_days.rename('recency_days'), recency_days, higher_is_better=False),
+                        'F': threshold_score(s.n_orders.rename('n_orders'), orders), 'M': quintile_score(s.revenue_total.rename('revenue_total'))})
     out['rfm'] = out.R.astype(str) + out.F.astype(str) + out.M.astype(str)
     return out
 
@@ -41,51 +57,84 @@ RFM_COLUMNS = {'R': ('recency_days', False), 'F': ('n_orders', True), 'M': ('rev
 
 def rfm_place(row: dict, # one customer's customer_id, recency_days, n_orders and revenue_total
               reference: dict, # arrays customer_id, recency_days, n_orders, revenue_total of the customers scored at the same date
+              recency_days: list = RFM_EDGES['recency_days'], orders: list = RFM_EDGES['orders'], # the thresholds of `rfm_scores`
              ) -> dict:
-    """R, F, M scores and the RFM string of one customer placed among `reference` (replacing their own entry there), ranked as
-    `rfm_scores` ranks them: for a customer of the reference with the same values, exactly the batch score."""
+    """R, F, M scores and the RFM string of one customer, as `rfm_scores` scores them: R and F on the thresholds, M placed among
+    `reference` (replacing their own entry there): for a customer of the reference with the same values, exactly the batch score."""
     ids = np.asarray(reference[CUSTOMER_ID]); others = ids != row[CUSTOMER_ID]
-    n, out = int(others.sum()) + 1, {}
+    n = int(others.sum()) + 1
     if n < 5: raise ValueError(f"quintile scores need at least 5 customers, got {n}")
-    for s, (col, up) in RFM_COLUMNS.items():
-        v, ref, rid = float(row[col]), np.asarray(reference[col], float)[others], ids[others]
-        w, refw = (v, ref) if up else (-v, -ref)
-        rank = int((refw < w).sum() + ((refw == w) & (rid < row[CUSTOMER_ID])).sum()) + 1
-        out[s] = int(np.ceil(rank * 5 / n))
+    out = {'R': int(threshold_score(pd.Series([float(row['recency_days'])], name='recency_days'), recency_days, False).iloc[0]),
+           'F': int(threshold_score(pd.Series([float(row['n_orders'])], name='n_orders'), orders).iloc[0])}
+    v, ref = float(row['revenue_total']), np.asarray(reference['revenue_total'], float)[others]
+    out['M'] = int(np.ceil((int((ref <= v).sum()) + 1) * 5 / n))       # rank 'max' among the others and itself
     out['rfm'] = f"{out['R']}{out['F']}{out['M']}"
     return out
 
 # %% ../nbs/05_segments.ipynb
-SEGMENT_RULES = [  # (segment, R scores, F scores, what it means)
-    ('champions', [5], [4, 5], 'bought recently, buy often'),
-    ('loyal', [3, 4], [4, 5], 'buy often, fairly recently'),
-    ('potential loyalists', [4, 5], [2, 3], 'recent, with a few orders'),
-    ('new', [5], [1], 'recent first (or only) order'),
-    ('promising', [4], [1], 'fairly recent, one order'),
-    ('need attention', [3], [3], 'middle of the road on both'),
-    ('about to sleep', [3], [1, 2], 'not seen for a while, few orders'),
-    ('at risk', [1, 2], [3, 4], 'used to buy often, not seen for long'),
-    ("can't lose", [1, 2], [5], 'were among the best, not seen for long'),
-    ('hibernating', [1, 2], [1, 2], 'few orders, long ago'),
+SEGMENT_RULES = [  # (segment, R scores, F scores): every (R, F) cell in exactly one; 'new' (a first order in the last new_days) comes first
+    ('champions', [5], [4, 5]),
+    ('loyal', [3, 4], [4, 5]),
+    ('potential loyalists', [4, 5], [1, 2, 3]),
+    ('need attention', [3], [1, 2, 3]),
+    ('about to sleep', [2], [1, 2]),
+    ('at risk', [2], [3, 4, 5]),
+    ('at risk', [1], [3, 4]),
+    ("can't lose", [1], [5]),
+    ('hibernating', [1], [1, 2]),
 ]
-SEGMENTS = [r[0] for r in SEGMENT_RULES]
+SEGMENTS = ['new', *dict.fromkeys(r[0] for r in SEGMENT_RULES)]
 ACTIONS = {'champions': 'reward them; early access to new ranges; ask for reviews', 'loyal': 'loyalty offers, upsell larger packs',
-           'potential loyalists': 'a reason for the next order: bundles, free delivery threshold', 'new': 'onboarding: welcome series, best sellers',
-           'promising': 'a second-order incentive before they forget us', 'need attention': 'personalised recommendations, limited-time offer',
+           'potential loyalists': 'a reason for the next order: bundles, free delivery threshold', 'new': 'onboarding: welcome series, a second-order incentive',
+           'need attention': 'personalised recommendations, limited-time offer',
            'about to sleep': 'reactivation: popular products, a modest discount', 'at risk': 'win-back campaign now, personal contact for the big ones',
            "can't lose": 'call them: find out what went wrong, strong win-back offer', 'hibernating': 'low-cost reminders only; do not overspend'}
 
-def segment_of(R: pd.Series, F: pd.Series) -> pd.Categorical:
-    "The named segment of each (R, F) pair, from `SEGMENT_RULES`."
-    cell = {(r, f): name for name, rs, fs, _ in SEGMENT_RULES for r in rs for f in fs}
+def segment_of(R: pd.Series, F: pd.Series,
+               new: pd.Series | None = None, # True where the first order falls in the last `new_days` (it takes precedence)
+              ) -> pd.Categorical:
+    "The named segment of each (R, F) pair, from `SEGMENT_RULES`; 'new' wherever `new` is True."
+    cell = {(r, f): name for name, rs, fs in SEGMENT_RULES for r in rs for f in fs}
     bad = ~pd.Series([(r, f) in cell for r, f in zip(R, F)])
     if bad.any(): raise ValueError(f"R and F must be scores 1-5: got {list(zip(R[bad.to_numpy()], F[bad.to_numpy()]))[:3]}")
-    return pd.Categorical([cell[(r, f)] for r, f in zip(R, F)], categories=SEGMENTS)
+    names = [cell[(r, f)] for r, f in zip(R, F)]
+    if new is not None: names = ['new' if n else s for s, n in zip(names, np.asarray(new, bool))]
+    return pd.Categorical(names, categories=SEGMENTS)
 
-def rule_table() -> pd.DataFrame:
-    "The segment rules as a table for the report."
-    return pd.DataFrame([(n, ', '.join(map(str, r)), ', '.join(map(str, f)), m, ACTIONS[n]) for n, r, f, m in SEGMENT_RULES],
-                        columns=['segment', 'R score', 'F score', 'meaning', 'suggested action'])
+def _days(R: list, edges: list) -> str:
+    "The days since the last order that the R scores `R` cover, in words."
+    e = list(edges)
+    hi = {5: e[0], 4: e[1], 3: e[2], 2: e[3], 1: None}[min(R)]      # the oldest the lowest score allows
+    low = {5: None, 4: e[0], 3: e[1], 2: e[2], 1: e[3]}[max(R)]    # the most recent the highest score allows (exclusive)
+    if low is None: return f"last order within {hi} days"
+    if hi is None: return f"no order for more than {low} days"
+    return f"last order more than {low} but at most {hi} days ago"
+
+def _orders(F: list, edges: list) -> str:
+    "The orders that the F scores `F` cover, in words."
+    lo = [1, *edges][min(F) - 1]; hi = ([*edges, None][max(F) - 1])
+    hi = None if hi is None else hi - 1
+    if hi is None: return f"{lo} or more orders" if lo > 1 else "any number of orders"
+    if lo == hi: return 'one order' if lo == 1 else f"{lo} orders"
+    return f"{lo}–{hi} orders" if lo > 1 else f"up to {hi} orders"
+
+def rule_table(recency_days: list = RFM_EDGES['recency_days'], orders: list = RFM_EDGES['orders'], new_days: int = 90) -> pd.DataFrame:
+    "The segment rules in words (what holds for every member), with the suggested action."
+    rows = [('new', f"first order in the last {new_days} days", ACTIONS['new'])]
+    for name, rs, fs in SEGMENT_RULES:
+        rows.append((name, f"{_days(rs, recency_days)}, {_orders(fs, orders)}, first order more than {new_days} days ago", ACTIONS[name]))
+    t = pd.DataFrame(rows, columns=['segment', 'rule', 'suggested action'])
+    return t.groupby('segment', sort=False).agg({'rule': ' or '.join, 'suggested action': 'first'}).reset_index()
+
+# %% ../nbs/05_segments.ipynb
+def customer_segments(store_at_cutoff: pd.DataFrame, # feature-store rows of one date: recency_days, tenure_days, n_orders, revenue_total
+                      recency_days: list = RFM_EDGES['recency_days'], orders: list = RFM_EDGES['orders'], # the RFM thresholds (`segments`)
+                      new_days: int = 90, # a first order in the last this many days makes a customer 'new'
+                     ) -> pd.DataFrame:
+    "R, F, M, the RFM string and the named segment of every customer: the one definition the stage, the dashboard and the API use."
+    s = rfm_scores(store_at_cutoff, recency_days, orders)
+    s['segment'] = segment_of(s.R, s.F, store_at_cutoff.set_index(CUSTOMER_ID).tenure_days.reindex(s.index) <= new_days)
+    return s
 
 # %% ../nbs/05_segments.ipynb
 CLUSTER_FEATURES = ['recency_days', 'n_orders', 'revenue_total']
