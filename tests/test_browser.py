@@ -56,12 +56,29 @@ def test_index_links_resolve(root, browser):
     page, errors, blocked = open_page(browser, root/'reports'/'index.html')
     hrefs = page.eval_on_selector_all('a[href]', 'els => els.map(e => e.href)')
     names = {Path(unquote(urlparse(h).path)).name for h in hrefs}
-    assert {'dashboard.html', 'win-back.csv', 'nurture.csv', 'cross-sell.csv'} <= names and {f for f in names if f.endswith('.html')} >= {
+    assert {'dashboard.html', 'win-back.html', 'nurture.html', 'cross-sell.html'} <= names and {f for f in names if f.endswith('.html')} >= {
         '01_ingest.html', '02_features.html', '03_clv.html', '04_churn.html', '05_segments.html', '06_recs.html', '06b_monitor.html', '07_dashboard.html'}
     missing = [h for h in hrefs if not Path(unquote(urlparse(h).path)).exists()]
     assert not missing, f"index links to missing files: {missing}"
     assert 'Data as of' in page.inner_text('body') and not errors and not blocked
     shot(page, root, 'index')
+    page.context.close()
+
+
+@pytest.mark.parametrize('name', ['win-back', 'nurture', 'cross-sell'])
+def test_list_page_states_its_rule_and_links_its_csv(root, browser, name):
+    "Each list's page: its rule, size, cap and control group on the first screen, money in £, and the CSV it links has the same customers."
+    import pandas as pd
+    page, errors, blocked = open_page(browser, root/'reports'/'lists'/f'{name}.html')
+    assert not errors and not blocked, (errors, blocked)
+    head = page.inner_text('p')
+    assert 'qualif' in head and 'control group' in head and 'do not contact' in head, head
+    csv = root/'reports'/'lists'/f'{name}.csv'
+    assert page.query_selector(f'a[href="{name}.csv"]') is not None and csv.exists()
+    rows = page.eval_on_selector_all('tbody tr', 'rs => rs.map(r => r.cells[0].innerText)')
+    assert rows == pd.read_csv(csv, dtype=str).customer.tolist()
+    assert all(c.startswith('£') for c in page.eval_on_selector_all('tbody tr td:nth-child(7)', 'cs => cs.map(c => c.innerText)'))
+    shot(page, root, f'list-{name}')
     page.context.close()
 
 
