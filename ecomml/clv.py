@@ -239,6 +239,7 @@ def variant_table(store: pd.DataFrame, tx: pd.DataFrame, returns: pd.DataFrame, 
                   ml: dict | None = None, # keyword arguments of `ml_predictions` (None: no ML variants)
                   quarterly: list | None = None, # the evaluation cutoffs (common.cutoffs): `ml_quarterly` trains on their rows only
                   ml_untuned: dict | None = None, # keyword arguments of `ml_predictions` before the search (None: no `ml_untuned` variant)
+                  ml_done: tuple | None = None, # (purchases, revenue) that `ml_predictions` with `ml` already gave at `cutoff`: not fitted again
                  ) -> tuple[pd.DataFrame, dict | None]:
     "(metrics of each variant in `VARIANTS` on the holdout after `cutoff`, the seasonal factor or None)."
     cal = store[store[CUTOFF] == pd.Timestamp(cutoff)].reset_index(drop=True)
@@ -264,7 +265,7 @@ def variant_table(store: pd.DataFrame, tx: pd.DataFrame, returns: pd.DataFrame, 
     add('spend_all_days', n, n * expected_spend(fit_gamma_gamma(every, spend_penalizer), every))
     sf = seasonal_factor(tx, returns, cutoff, H, 'bgnbd', time_unit, penalizer, spend_penalizer)
     if sf is not None: add('seasonal', n * sf['purchases'], n * s * sf['revenue'])
-    if ml is not None and (full := ml_predictions(store, cutoff, H, seed, **ml)) is not None:
+    if ml is not None and (full := ((ml_done, None) if ml_done is not None else ml_predictions(store, cutoff, H, seed, **ml))) is not None:
         add('ml_no_activity', *ml_predictions(store, cutoff, H, seed, **ml, exclude=ACTIVITY)[0])
         if quarterly is not None and (q := ml_predictions(store[store[CUTOFF].isin(pd.to_datetime(quarterly))], cutoff, H, seed, **ml)) is not None:
             add('ml_quarterly', *q[0])

@@ -272,9 +272,10 @@ def clean(tx: pd.DataFrame, # transactions from `to_transactions`
 # %% ../nbs/01_ingest.ipynb
 def revenue_lines(tx: pd.DataFrame, # transactions as `clean` writes them
                   at: pd.Timestamp | None = None, # only lines strictly before this instant are seen (None: all)
+                  net: pd.DataFrame | None = None, # `net_sales(tx, at)` if already at hand
                  ) -> pd.DataFrame:
     "The lines that carry the shop's net revenue before `at`: the net sale lines (`net_sales`) and the credits (discounts, manual credits matching no sale), each on its date."
-    net = net_sales(tx, at)
+    net = net_sales(tx, at) if net is None else net
     if 'kind' not in tx: return net
     t = tx if at is None else tx[tx[INVOICE_DATE] < pd.Timestamp(at)]
     return pd.concat([net, t[t.kind == 'credit']]).sort_values([INVOICE_DATE, LINE_ID], kind='stable')
@@ -284,11 +285,11 @@ def overview(tx: pd.DataFrame) -> dict:
     net = net_sales(tx)
     return dict(lines=len(net), customers=int(net[CUSTOMER_ID].nunique()), invoices=int(net[INVOICE_NO].nunique()),
                 products=int(net[STOCK_CODE].nunique()), countries=int(net[COUNTRY].nunique()), net_sales=round(float(net[REVENUE].sum()), 2),
-                revenue=round(float(revenue_lines(tx)[REVENUE].sum()), 2), date_min=str(net[INVOICE_DATE].min()), date_max=str(net[INVOICE_DATE].max()))
+                revenue=round(float(revenue_lines(tx, net=net)[REVENUE].sum()), 2), date_min=str(net[INVOICE_DATE].min()), date_max=str(net[INVOICE_DATE].max()))
 
 def monthly(tx: pd.DataFrame) -> pd.DataFrame:
     "Net revenue (credits on their date), invoices and active customers (of the net sales) per calendar month."
-    net, rev = net_sales(tx), revenue_lines(tx)
+    net = net_sales(tx); rev = revenue_lines(tx, net=net)
     g = net.groupby(net[INVOICE_DATE].dt.to_period('M'))
     return pd.DataFrame({'revenue': rev.groupby(rev[INVOICE_DATE].dt.to_period('M'))[REVENUE].sum(), 'invoices': g[INVOICE_NO].nunique(),
                          'customers': g[CUSTOMER_ID].nunique()}).rename_axis('month').reset_index()
