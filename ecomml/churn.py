@@ -194,6 +194,7 @@ def reason_phrase(name: str, value, push: float, time_unit: str = 'D') -> str:
     if name == 'recency_days' and np.isfinite(value): what = f"no order for {value:,.0f} days"
     elif name == 'recency_over_ipt' and np.isfinite(value): what = f"{value:,.1f} times their usual gap since the last order"
     elif FEATURE_WORDS.get(name, (None, ''))[1] == 'yesno': what = ('' if value else 'not ') + feature_words(name, time_unit)
+    elif name in ('recency_over_ipt', 'ipt_mean_days', 'ipt_std_days') and not np.isfinite(value): what = 'no usual gap between orders yet (fewer than three purchase days)'
     else: what = feature_phrase(name, value, time_unit)
     return f"{what} ({'raises' if push > 0 else 'lowers'} the risk)"
 

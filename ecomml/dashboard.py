@@ -150,8 +150,10 @@ def model_health(metrics: dict, # stage name -> its metrics JSON
         for t, k in [('revenue', sel), ('revenue', 'rmse'), ('purchases', 'rmse')]:
             if (t, k) == ('revenue', 'rmse') and sel == 'rmse': continue
             a, b = m.get(f'{ch}_{t}_{k}'), m.get(f'{ru}_{t}_{k}')
-            label = f"{'revenue (£)' if t == 'revenue' else 'purchase days'} {k.upper() if k != 'spearman' else 'Spearman'} per customer, {'higher' if k == 'spearman' else 'lower'} is better"
-            ok = a is not None and b is not None and (a > b if k == 'spearman' else a < b)
+            label = (f"share of holdout revenue held by the top {k[-2:]}% predicted, higher is better" if k.startswith('capture') else
+                     f"aggregate revenue error (%), nearer zero is better" if k == 'aggregate_error_pct' else
+                     f"{'revenue (£)' if t == 'revenue' else 'purchase days'} {k.upper() if k != 'spearman' else 'Spearman'} per customer, {'higher' if k == 'spearman' else 'lower'} is better")
+            ok = a is not None and b is not None and (a > b if k == 'spearman' or k.startswith('capture') else abs(a) < abs(b) if k == 'aggregate_error_pct' else a < b)
             rows.append(('customer lifetime value', nm, label, a, base_nm, b, ok, versions.get('clv'), m.get('select_cutoff')))
     m = metrics.get('churn')
     if m:

@@ -23,8 +23,8 @@ def eligibility(cust: pd.DataFrame, # one row per customer: recency_days, tenure
     floor = float(cust.revenue_total.quantile(rules['win_back_min_spend_quantile']))
     return {
         'win_back': ((cust.churn_probability >= rules['win_back_min_probability']) & (cust.recency_days >= rules['win_back_min_days_since_order'])
-                     & (cust.revenue_total >= floor),
-                     f"no order for at least {rules['win_back_min_days_since_order']} days, a churn probability of {rules['win_back_min_probability']:.0%} or more, "
+                     & (cust.revenue_total >= floor) & (cust.n_orders >= rules['win_back_min_orders']),
+                     f"{rules['win_back_min_orders']} or more orders and none for at least {rules['win_back_min_days_since_order']} days, a churn probability of {rules['win_back_min_probability']:.0%} or more, "
                      f"and a spend to date of at least £{floor:,.0f} (the {rules['win_back_min_spend_quantile']:.0%} quantile of all customers: they were worth "
                      "winning); most value at risk first"),
         'nurture': (cust.tenure_days <= rules['nurture_max_tenure_days'],
@@ -62,11 +62,16 @@ def list_rows(d: pd.DataFrame, # the customers of one list, in list order (custo
     at = d.attrs.get('score_date')
     d['first_order'] = [f"{at - pd.Timedelta(days=float(t)):%Y-%m-%d}" for t in d.tenure_days]
     d['last_order'] = [f"{at - pd.Timedelta(days=float(t)):%Y-%m-%d}" for t in d.recency_days]
-    d['next_order_date'] = [f"{x:%Y-%m-%d}" if pd.notna(x) else 'not within 12 months' for x in d.next_order_date]
+    d['next_order_date'] = [f"{x:%Y-%m-%d}" if pd.notna(x) else 'under one order expected in 12 months' for x in d.next_order_date]
     d['products'] = d[CUSTOMER_ID].map(products).fillna('')
     d['why'] = [why(r) for r in d.itertuples()]
-    ctrl = np.zeros(len(d), bool); k = int(round(control_share * len(d)))
-    ctrl[np.random.default_rng(seed).permutation(len(d))[:k]] = True
+    # every (1 / control_share)-th row from a seeded random start: a random control group spread evenly over the list's order
+    # (a plain random draw can put the largest customers all on one side: the campaign's measured effect then swings with them)
+    ctrl = np.zeros(len(d), bool)
+    if control_share > 0 and len(d):
+        step = 1 / control_share
+        pos = np.floor(np.random.default_rng(seed).uniform(0, step) + np.arange(0, len(d), step)).astype(int)
+        ctrl[pos[pos < len(d)]] = True
     d['group'] = np.where(ctrl, 'control: do not contact', 'campaign')
     d['churn_probability'] = [f"{100 * p:.1f}" for p in d.churn_probability]
     for c in ['revenue_total', 'clv', 'value_at_risk']: d[c] = [f"{v:.2f}" for v in d[c]]
@@ -83,11 +88,14 @@ def product_names(recs: pd.DataFrame, # recommendations (customer, list, rank, d
     return r.groupby(CUSTOMER_ID).description.agg(lambda s: '; '.join(x.strip().capitalize() for x in s))
 
 _ORDER = {'win_back': 'value_at_risk', 'nurture': 'clv', 'cross_sell': 'clv'}
-_WHY = {'win_back': lambda r: (f"no order for {r.recency_days:,.0f} days; a {r.churn_probability:.0%} chance of no order in the next 90 days; "
+def _ago(days: float) -> str: return 'today' if days < 1 else f"{days:,.0f} day{'s' if round(days) != 1 else ''} ago"
+def _pct(p: float) -> str: return 'under 1%' if p < 0.005 else f"{p:.0%}"
+
+_WHY = {'win_back': lambda r: (f"last order {_ago(r.recency_days)}; a {_pct(r.churn_probability)} chance of no order in the next 90 days; "
                                f"worth £{r.clv:,.0f} over the next 12 months"),
-        'nurture': lambda r: (f"first order {r.tenure_days:,.0f} days ago, {r.n_orders:,} order{'s' if r.n_orders != 1 else ''} so far; "
+        'nurture': lambda r: (f"first order {_ago(r.tenure_days)}, {r.n_orders:,} order{'s' if r.n_orders != 1 else ''} so far; "
                               f"worth £{r.clv:,.0f} over the next 12 months"),
-        'cross_sell': lambda r: (f"ordered {r.recency_days:,.0f} days ago, {r.n_orders:,} orders, a {r.churn_probability:.0%} churn risk: "
+        'cross_sell': lambda r: (f"last order {_ago(r.recency_days)}, {r.n_orders:,} orders, a churn risk of {_pct(r.churn_probability)}: "
                                  "show them products they have not bought")}
 
 def campaign_lists(cust: pd.DataFrame, # customer_table: one row per customer
@@ -116,7 +124,7 @@ def list_header(title: str, info: dict, # one entry of `campaign_lists`
     "What a list holds, its size and cap and its control group, in words: the head of its page and its line on the index."
     earlier, n = info['admitted'] - info['assigned'], info['assigned']
     return (f"{title}: {info['rule']}. {n:,} customer{'s qualify' if n != 1 else ' qualifies'}"
-            + (f" ({earlier:,} more {'are' if earlier != 1 else 'is'} on a list before this one)" if earlier else '')
+            + (f" ({earlier:,} more {'were' if earlier != 1 else 'was'} given to a list before this one, by priority)" if earlier else '')
             + (f"; the first {info['shown']:,} are listed (the cap is {info['cap']:,})" if info['shown'] < n else '; all are listed')
             + f". {info['control']:,} of them, chosen at random, are a control group: do not contact them, so that the campaign's effect can be measured.")
 

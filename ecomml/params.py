@@ -175,6 +175,7 @@ class Churn(_Section):
     gb_l2_regularization: NonNegFloat
     cv_folds: Annotated[int, Field(ge=2)]
     select_metric: Literal['pr_auc', 'roc_auc']
+    select_tolerance: Annotated[float, Field(ge=0, lt=1)]
     risk_bands: Annotated[list[Share], Field(min_length=2, max_length=2)]
     top_reasons: PosInt
     calibration_bins: Annotated[int, Field(ge=2)]
@@ -249,6 +250,7 @@ class Dashboard(_Section):
     win_back_min_probability: Share
     win_back_min_days_since_order: NonNegInt
     win_back_min_spend_quantile: Annotated[float, Field(ge=0, le=1)]
+    win_back_min_orders: PosInt
     nurture_max_tenure_days: PosInt
     cross_sell_max_probability: Share
     cross_sell_min_orders: PosInt
