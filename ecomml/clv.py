@@ -14,7 +14,7 @@ from lifetimes import GammaGammaFitter
 from .core import *
 from .btyd import *
 from .features import ACTIVITY, FEATURES, btyd_summary, feature_store
-from .value import capture
+from .value import capture, value_measures
 from .ingest import net_sales
 
 # %% auto 0
@@ -28,13 +28,8 @@ __all__ = ['ML_KEYS', 'SCORERS', 'VARIANTS', 'holdout_metrics', 'naive_predictio
 def holdout_metrics(actual: np.ndarray, # what customers did in the holdout window
                     predicted: np.ndarray, # what a model said they would do
                    ) -> dict:
-    "MAE, RMSE, Spearman correlation, aggregate percentage error and the capture of the top 10% and 20% (`ecomml.value.capture`) of `predicted` against `actual`."
-    a, p = np.asarray(actual, float), np.asarray(predicted, float)
-    if a.shape != p.shape or not len(a): raise ValueError(f"need equal, non-empty arrays: got {a.shape} and {p.shape}")
-    if not np.isfinite(p).all(): raise ValueError(f"{(~np.isfinite(p)).sum()} predictions are not finite")
-    rho = spearmanr(a, p).statistic if np.ptp(p) > 0 and np.ptp(a) > 0 else np.nan     # a constant prediction has no ranking
-    return dict(mae=float(np.mean(np.abs(p - a))), rmse=float(np.sqrt(np.mean((p - a) ** 2))), spearman=float(rho),
-                aggregate_error_pct=float(100 * (p.sum() - a.sum()) / a.sum()), capture_10=capture(a, p, 0.1), capture_20=capture(a, p, 0.2))
+    "MAE, RMSE, Spearman correlation, aggregate percentage error and the capture of the top 10% and 20%: `ecomml.value.value_measures`, the one definition."
+    return value_measures(actual, predicted)
 
 # %% ../nbs/03_clv.ipynb
 def naive_predictions(summary: pd.DataFrame, # frequency, T, revenue_total per customer (feature-store row)

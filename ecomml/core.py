@@ -12,16 +12,23 @@ import yaml
 
 # %% auto 0
 __all__ = ['CUSTOMER_ID', 'INVOICE_NO', 'STOCK_CODE', 'DESCRIPTION', 'INVOICE_DATE', 'QUANTITY', 'UNIT_PRICE', 'REVENUE',
-           'COUNTRY', 'CUTOFF', 'LINE_ID', 'TX_COLUMNS', 'MODEL_WORDS', 'DATA_RAW', 'DATA_INTERIM', 'DATA_FEATURES',
-           'DATA_SCORES', 'DATA_CACHE', 'MODELS', 'REPORTS', 'METRICS', 'PLOTS', 'model_words', 'project_root',
-           'atomic_path', 'write_outputs', 'load_params', 'notebook_title', 'render_html', 'external_resources',
-           'stage_notebook', 'notebook_parameters', 'StageFailed', 'pipeline_cells', 'run_stage', 'stage_cli']
+           'COUNTRY', 'CUTOFF', 'LINE_ID', 'TX_COLUMNS', 'ACTIVITY', 'FEATURES', 'MODEL_WORDS', 'DATA_RAW',
+           'DATA_INTERIM', 'DATA_FEATURES', 'DATA_SCORES', 'DATA_CACHE', 'MODELS', 'REPORTS', 'METRICS', 'PLOTS',
+           'model_words', 'project_root', 'atomic_path', 'write_outputs', 'load_params', 'notebook_title',
+           'render_html', 'external_resources', 'stage_notebook', 'notebook_parameters', 'StageFailed',
+           'pipeline_cells', 'run_stage', 'stage_cli']
 
 # %% ../nbs/00_core.ipynb
 CUSTOMER_ID, INVOICE_NO, STOCK_CODE, DESCRIPTION = 'customer_id', 'invoice_no', 'stock_code', 'description'
 INVOICE_DATE, QUANTITY, UNIT_PRICE, REVENUE, COUNTRY = 'invoice_date', 'quantity', 'unit_price', 'revenue', 'country'
 CUTOFF, LINE_ID = 'cutoff', 'line_id'   # line_id: the row label of a line in the raw log, kept through cleaning
 TX_COLUMNS = [INVOICE_NO, STOCK_CODE, DESCRIPTION, QUANTITY, INVOICE_DATE, UNIT_PRICE, CUSTOMER_ID, COUNTRY, REVENUE]
+# the feature store's feature columns (computed in ecomml.features; named here so that params.yaml's schema can check names against them)
+ACTIVITY = ['purchase_days_30d', 'revenue_30d', 'purchase_days_90d', 'revenue_90d', 'purchase_days_last_year', 'revenue_last_year']
+FEATURES = ['frequency', 'recency', 'T', 'monetary_value', 'recency_days', 'tenure_days', 'n_orders', 'revenue_total',
+            'avg_order_value', 'median_order_value', 'max_order_value', 'avg_lines_per_order', 'avg_items_per_order', 'n_products',
+            'share_extreme_lines', COUNTRY, 'ipt_mean_days', 'ipt_std_days', 'recency_over_ipt', 'n_return_lines', 'returned_value', 'return_rate', *ACTIVITY]
+
 
 # %% ../nbs/00_core.ipynb
 MODEL_WORDS = {   # every model and baseline a stage can choose

@@ -15,13 +15,13 @@ from ibis import _ as it          # `it.col`: a column of the table at hand (`_`
 from .core import *
 
 # %% auto 0
-__all__ = ['ENGINES', 'ACTIVITY', 'FEATURES', 'TARGETS', 'DTYPES', 'SCORE_TABLES', 'PERIOD_WORDS', 'FEATURE_WORDS', 'connect',
-           'engine_table', 'data_span', 'net_lines', 'before', 'line_parts', 'btyd_expr', 'btyd_summary',
-           'extreme_thresholds', 'order_parts', 'product_counts', 'inter_purchase_expr', 'inter_purchase', 'order_expr',
-           'order_features', 'return_expr', 'return_features', 'targets_expr', 'window_inside', 'targets',
-           'activity_windows', 'activity_expr', 'activity_features', 'customer_features_expr', 'customer_features',
-           'feature_store', 'feature_store_to_parquet', 'customer_features_sql', 'run_features_sql', 'feature_words',
-           'feature_phrase', 'coverage', 'coverage_problems', 'check_cutoffs']
+__all__ = ['ENGINES', 'TARGETS', 'DTYPES', 'SCORE_TABLES', 'PERIOD_WORDS', 'FEATURE_WORDS', 'connect', 'engine_table',
+           'data_span', 'net_lines', 'before', 'line_parts', 'btyd_expr', 'btyd_summary', 'extreme_thresholds',
+           'order_parts', 'product_counts', 'inter_purchase_expr', 'inter_purchase', 'order_expr', 'order_features',
+           'return_expr', 'return_features', 'targets_expr', 'window_inside', 'targets', 'activity_windows',
+           'activity_expr', 'activity_features', 'customer_features_expr', 'customer_features', 'feature_store',
+           'feature_store_to_parquet', 'customer_features_sql', 'run_features_sql', 'feature_words', 'feature_phrase',
+           'coverage', 'coverage_problems', 'check_cutoffs']
 
 # %% ../nbs/02_features.ipynb
 ENGINES = ('duckdb', 'pyspark')
@@ -250,7 +250,7 @@ def targets(tx: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int,
     return _run(targets_expr(ibis.memtable(tx), cutoff, horizon_days)) if window_inside(cutoff, horizon_days, data_end) else None
 
 # %% ../nbs/02_features.ipynb
-ACTIVITY = ['purchase_days_30d', 'revenue_30d', 'purchase_days_90d', 'revenue_90d', 'purchase_days_last_year', 'revenue_last_year']
+# ACTIVITY and FEATURES (the store's feature columns) live in ecomml.core: params.yaml's schema checks names against them
 
 def activity_windows(cutoff: pd.Timestamp, horizon_days: int = 90) -> dict:
     "The windows `[lo, hi)`: the last 30 and 90 days before `cutoff`, and last year's season (the target window a year earlier, stopped at the cutoff)."
@@ -282,9 +282,6 @@ def activity_features(tx: pd.DataFrame, # clean transactions
     return _run(activity_expr(line_parts(net_lines(ibis.memtable(tx), cutoff)), cutoff, horizon_days, start))[ACTIVITY]
 
 # %% ../nbs/02_features.ipynb
-FEATURES = ['frequency', 'recency', 'T', 'monetary_value', 'recency_days', 'tenure_days', 'n_orders', 'revenue_total',
-            'avg_order_value', 'median_order_value', 'max_order_value', 'avg_lines_per_order', 'avg_items_per_order', 'n_products',
-            'share_extreme_lines', COUNTRY, 'ipt_mean_days', 'ipt_std_days', 'recency_over_ipt', 'n_return_lines', 'returned_value', 'return_rate', *ACTIVITY]
 TARGETS = ['target_orders', 'target_purchase_days', 'target_revenue', 'target_bought']
 DTYPES = {**{f: 'float64' for f in FEATURES + TARGETS}, CUSTOMER_ID: 'int64', 'n_orders': 'int64', 'n_products': 'int64',
           'n_return_lines': 'int64', 'horizon_days': 'int64', COUNTRY: 'string'}

@@ -116,7 +116,7 @@ def campaign_lists(cust: pd.DataFrame, # customer_table: one row per customer
         rows = list_rows(d, _WHY[key], new_products if key == 'cross_sell' else product_names(recs, products), rules['list_rows'],
                          rules['control_share'], seed + i)
         out[key] = dict(rows=rows, admitted=int(el[key][0].sum()), assigned=len(d), shown=len(rows), control=int((rows.group != 'campaign').sum()),
-                        rule=el[key][1], cap=rules['list_rows'])
+                        rule=el[key][1], cap=rules['list_rows'], control_share=rules['control_share'])
     return out
 
 def list_header(title: str, info: dict, # one entry of `campaign_lists`
@@ -126,7 +126,8 @@ def list_header(title: str, info: dict, # one entry of `campaign_lists`
     return (f"{title}: {info['rule']}. {n:,} customer{'s qualify' if n != 1 else ' qualifies'}"
             + (f" ({earlier:,} more {'were' if earlier != 1 else 'was'} given to a list before this one, by priority)" if earlier else '')
             + (f"; the first {info['shown']:,} are listed (the cap is {info['cap']:,})" if info['shown'] < n else '; all are listed')
-            + f". {info['control']:,} of them, chosen at random, are a control group: do not contact them, so that the campaign's effect can be measured.")
+            + (f". {info['control']:,} of them (one in every {round(1 / info['control_share'])} down the list, from a random start) are a control "
+               "group: do not contact them, so that the campaign's effect can be measured." if info['control_share'] else ". No control group (dashboard.control_share is 0)."))
 
 # %% ../nbs/06c_lists.ipynb
 def list_page(title: str, header: str, rows: pd.DataFrame, # from `list_rows`

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .core import FEATURES
+
 # %% ../nbs/00c_params.ipynb
 class ParamsError(ValueError): "params.yaml breaks a rule: the message names the key and the rule."
 
@@ -283,7 +285,6 @@ class Monitor(_Section):
     @field_validator('store_features')
     @classmethod
     def _known(cls, v: list) -> list:
-        from ecomml.features import FEATURES
         bad = [f for f in v if f not in FEATURES]
         if bad: raise ValueError(f"not a feature of the store: {', '.join(bad)} (features: {', '.join(FEATURES)})")
         if len(set(v)) != len(v): raise ValueError("list each feature once")

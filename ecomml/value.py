@@ -38,10 +38,9 @@ MEASURES = {   # name: (words, higher is better)
     'mae': ('MAE per customer (£)', False), 'rmse': ('RMSE per customer (£)', False)}
 
 def _spearman(a: np.ndarray, p: np.ndarray) -> float:
-    from scipy.stats import rankdata
-    ra, rp = rankdata(a), rankdata(p)
-    sa, sp = ra.std(), rp.std()
-    return float(((ra - ra.mean()) * (rp - rp.mean())).mean() / (sa * sp)) if sa > 0 and sp > 0 else 0.0
+    "Spearman's rank correlation; NaN where either side is constant (a constant prediction ranks nobody)."
+    from scipy.stats import spearmanr
+    return float(spearmanr(a, p).statistic) if np.ptp(a) > 0 and np.ptp(p) > 0 else float('nan')
 
 def value_measures(actual: np.ndarray, predicted: np.ndarray) -> dict:
     "Every measure of `MEASURES` for one candidate: ranking (capture of the top 10% and 20%, Spearman), aggregate error, MAE and RMSE."

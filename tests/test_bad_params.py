@@ -31,6 +31,10 @@ CASES = [  # (stage, section, {key: value}, what the message must say)
     ('churn', 'churn', {'risk_bands': [0.75, 0.5]}, 'churn.risk_bands: risk_bands must be increasing (low < medium < high), got [0.75, 0.5]'),
     ('segments', 'segments', {'k_min': 9}, 'segments: k_min (9) must lie in k_range [2, 8]'),
     ('recs', 'recs', {'knn_weighting': 'jaccard'}, "recs.knn_weighting: Input should be 'bm25' or 'cosine' (got 'jaccard')"),
+    ('monitor', 'monitor', {'store_features': ['recency_days', 'days_gone']}, 'monitor.store_features: not a feature of the store: days_gone'),
+    ('segments', 'segments', {'orders': [2, 2, 5, 10]}, 'segments: orders must be four increasing thresholds, got [2, 2, 5, 10]'),
+    ('dashboard', 'dashboard', {'list_priority': ['win_back', 'win_back', 'nurture']}, 'dashboard.list_priority: must name win_back, nurture and cross_sell once each'),
+    ('clv', 'clv', {'select_metric': 'r2'}, "clv.select_metric: Input should be 'capture_10', 'capture_20', 'spearman', 'aggregate_error_pct', 'mae' or 'rmse' (got 'r2')"),
 ]
 
 
