@@ -4,6 +4,7 @@
 
 # %% ../nbs/03_clv.ipynb 3
 from __future__ import annotations
+import re
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
@@ -21,8 +22,8 @@ from .ingest import net_sales
 __all__ = ['ML_KEYS', 'SCORERS', 'VARIANTS', 'holdout_metrics', 'naive_predictions', 'btyd_predictions', 'ml_columns',
            'training_rows', 'ml_predictions', 'two_part_predictions', 'ml_kwargs', 'temporal_folds', 'temporal_search',
            'tune_ml', 'evaluate_cutoff', 'beats_baseline', 'long_holdout', 'invoice_summary', 'seasonal_factor',
-           'variant_table', 'calibration_vs_holdout', 'tracking', 'score_customers', 'degenerate_fit', 'rule_scores',
-           'model_params', 'load_model']
+           'seasonal_index', 'apply_seasonal', 'variant_table', 'calibration_vs_holdout', 'tracking', 'score_customers',
+           'degenerate_fit', 'rule_scores', 'model_params', 'load_model']
 
 # %% ../nbs/03_clv.ipynb
 def holdout_metrics(actual: np.ndarray, # what customers did in the holdout window
@@ -215,6 +216,29 @@ def seasonal_factor(tx: pd.DataFrame, returns: pd.DataFrame, # clean transaction
     n = expected_purchases(fit_btyd(cal, model, penalizer), cal, horizon_days, time_unit)
     r = n * expected_spend(fit_gamma_gamma(cal, spend_penalizer), cal)
     return dict(window_start=prev, purchases=float(cal.target_purchase_days.sum() / n.sum()), revenue=float(cal.target_revenue.sum() / r.sum()))
+
+def seasonal_index(tx: pd.DataFrame, returns: pd.DataFrame, # clean transactions and returns
+                   at: pd.Timestamp, # the score date: the forecast windows start here
+                   windows_days: list, # forecast windows in days (the score horizons and the CLV's months × 30)
+                   model: str = 'bgnbd', time_unit: str = 'D', penalizer: float = 0.0, spend_penalizer: float = 0.0,
+                  ) -> dict | None:
+    "`seasonal_factor` of each window a year before `at`, keyed by its days; None if the data cannot give one for every window."
+    out = {int(d): seasonal_factor(tx, returns, at, int(d), model, time_unit, penalizer, spend_penalizer) for d in sorted(set(windows_days))}
+    return None if any(v is None for v in out.values()) else out
+
+def apply_seasonal(scores: pd.DataFrame, # `score_customers` output (purchases_{d}d, clv_{M}m[_low, _high], revenue_{d}d ...)
+                   index: dict, # `seasonal_index`: {days: {'purchases': factor, 'revenue': factor}}
+                   months: int = 12) -> pd.DataFrame:
+    "Scores times last year's factors: expected purchases by the purchase factor of their window; revenue columns (`revenue_{d}d`, `revenue_if_active_{d}d`) and the CLV by the revenue factor of theirs."
+    out = scores.copy()
+    def f(d, kind):
+        if int(d) not in index: raise ValueError(f"apply_seasonal: no seasonal factor for a {d}-day window (have {sorted(index)})")
+        return index[int(d)][kind]
+    for c in out.columns:
+        if m := re.fullmatch(r'purchases_(\d+)d', c): out[c] = out[c] * f(m[1], 'purchases')
+        elif m := re.fullmatch(r'revenue(?:_if_active)?_(\d+)d', c): out[c] = out[c] * f(m[1], 'revenue')
+        elif re.fullmatch(rf'clv_{months}m(?:_low|_high)?', c): out[c] = out[c] * f(months * 30, 'revenue')
+    return out
 
 # %% ../nbs/03_clv.ipynb
 VARIANTS = {'baseline': 'baseline: calibration rate', 'production': 'BG/NBD on purchase days (production set-up)',

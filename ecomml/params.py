@@ -149,6 +149,7 @@ class Clv(_Section):
     ml_min_samples_leaf: PosInt
     tune_folds: NonNegInt
     goal_aggregate_error_pct: PosFloat
+    seasonal: bool
     search_space: dict[str, list]
 
     @field_validator('search_space')

@@ -149,6 +149,10 @@ class Scorer:
         else:
             purchases = {h: float(expected_purchases(self.btyd, row, h, unit)[0]) for h in p['score_horizons_days']}
             value = float(lifetime_value(self.btyd, self.gg, row, M, p['monthly_discount'], time_unit=unit)[0])
+        sea = self.clv.get('seasonal') or {}        # last year's factors of each window (clv.seasonal), as the batch scores carry them
+        purchases = {h: v * sea[str(h)]['purchases'] if str(h) in sea else v for h, v in purchases.items()}
+        value *= sea[str(M * 30)]['revenue'] if str(M * 30) in sea else 1.0
+        if_active = purchases_if_alive(self.btyd, row, H, unit) * expected_spend(self.gg, row) * (sea[str(H)]['revenue'] if str(H) in sea else 1.0)
         alive = None if not self.clv['p_alive']['available'] else float(np.asarray(self.btyd.conditional_probability_alive(
             row.frequency.to_numpy(float), row.recency.to_numpy(float), row['T'].to_numpy(float)), float)[0])
         prob = float(self.churn_model.predict_proba(model_inputs(row, self.churn_name))[:, 1][0])
@@ -161,6 +165,6 @@ class Scorer:
         return {'clv': {'months': M, 'value': round(value, 2), 'low': None, 'high': None, 'model': prod,
                         **{f'expected_purchases_{h}d': round(v, 4) for h, v in purchases.items()}, 'p_alive': None if alive is None else round(alive, 4)},
                 'churn': {'probability': round(prob, 4), 'risk_band': str(risk_band(np.array([prob]), self.churn.get('risk_bands', [0.5, 0.75]))[0]),
-                          'value_at_risk': round(float(value_at_risk([prob], purchases_if_alive(self.btyd, row, H, unit) * expected_spend(self.gg, row))[0]), 2),
+                          'value_at_risk': round(float(value_at_risk([prob], if_active)[0]), 2),
                           'model': self.churn_name},
                 'segment': {'segment': str(segment_of(pd.Series([rfm['R']]), pd.Series([rfm['F']]), is_new)[0]), 'rfm': rfm['rfm'], 'cluster': k, 'cluster_name': f'{k}: {names[k - 1]}'}}
