@@ -11,9 +11,10 @@ import pandas as pd
 from .core import *
 
 # %% auto 0
-__all__ = ['effect_size', 'drift_report', 'complete_months', 'month_slices', 'month_volumes', 'transaction_drift', 'store_drift',
-           'matured_cutoffs', 'served_clv_predictions', 'clv_decay', 'churn_decay', 'recs_decay', 'served_scores',
-           'label_free', 'checks', 'verdict', 'inject_change', 'run_monitor']
+__all__ = ['effect_size', 'page_verdict', 'drift_report', 'complete_months', 'month_slices', 'month_volumes', 'transaction_drift',
+           'store_drift', 'matured_cutoffs', 'served_clv_predictions', 'clv_decay', 'churn_decay', 'recs_decay',
+           'served_scores', 'label_free', 'history_band', 'bias_runs', 'same_gap_changes', 'checks', 'verdict',
+           'inject_change', 'run_monitor']
 
 # %% ../nbs/06b_monitor.ipynb
 def effect_size(reference: pd.Series, current: pd.Series,
@@ -30,15 +31,26 @@ def effect_size(reference: pd.Series, current: pd.Series,
     k = d.abs().sort_values(ascending=False, kind='stable').index[0]
     return f"{k}: {a.get(k, 0):.1%} → {b.get(k, 0):.1%} of rows"
 
-def _drift_methods(threshold: float):
-    "Evidently's data-drift preset with one method per kind, whatever the sample size: normed Wasserstein (numbers), Jensen-Shannon (categories)."
+def _drift_methods(threshold: float, drift_share: float = 0.5):
+    "Evidently's data-drift preset with one method per kind, whatever the sample size: normed Wasserstein (numbers), Jensen-Shannon (categories); 'Dataset Drift is detected' when at least `drift_share` of the columns drift."
     from evidently.presets import DataDriftPreset
-    return DataDriftPreset(num_method='wasserstein', cat_method='jensenshannon', num_threshold=threshold, cat_threshold=threshold)
+    return DataDriftPreset(num_method='wasserstein', cat_method='jensenshannon', num_threshold=threshold, cat_threshold=threshold, drift_share=drift_share)
+
+def page_verdict(snap) -> dict:
+    "What an Evidently page says: columns, drifted columns, their share, the page's dataset-drift share, and whether it reads 'Dataset Drift is detected'."
+    ms = json.loads(snap.json())['metrics']
+    cols = sum(m['config'].get('type', '').endswith(':ValueDrift') for m in ms)
+    for m in ms:
+        if m['config'].get('type', '').endswith(':DriftedColumnsCount'):
+            n, s, share = int(m['value']['count']), float(m['value']['share']), float(m['config']['drift_share'])
+            return dict(drifted=n, share=s, drift_share=share, columns=cols, detected=bool(s >= share))
+    raise ValueError("the snapshot holds no DriftedColumnsCount metric: make it with drift_report(..., html=True)")
 
 def drift_report(reference: pd.DataFrame, current: pd.DataFrame, # the same columns: numbers, or text for categories
                  threshold: float = 0.1, # a distance at or above this is drift (Evidently's default for both methods)
                  html: bool = False, # True: Evidently's whole preset, with its charts (for `save_html`); False: its per-column metrics alone (2x faster)
                  money: tuple = (), # columns in pounds (their change is shown as £)
+                 drift_share: float = 0.5, # the page reads 'Dataset Drift is detected' when at least this share of the columns drift
                 ):
     "(per column: method, drift score, drifted, the change in words; Evidently's snapshot, for its JSON and self-contained HTML)."
     from evidently import DataDefinition, Dataset, Report
@@ -52,7 +64,7 @@ def drift_report(reference: pd.DataFrame, current: pd.DataFrame, # the same colu
     nums, cats = [c for c in nums if c not in empty], [c for c in cats if c not in empty]
     ref, cur = ref[nums + cats], cur[nums + cats]
     dd = DataDefinition(numerical_columns=nums, categorical_columns=cats)
-    metrics = [_drift_methods(threshold)] if html else [ValueDrift(column=c, method='wasserstein' if c in nums else 'jensenshannon', threshold=threshold) for c in nums + cats]
+    metrics = [_drift_methods(threshold, drift_share)] if html else [ValueDrift(column=c, method='wasserstein' if c in nums else 'jensenshannon', threshold=threshold) for c in nums + cats]
     snap = Report(metrics).run(current_data=Dataset.from_pandas(cur, data_definition=dd), reference_data=Dataset.from_pandas(ref, data_definition=dd))
     rows = []
     for m in json.loads(snap.json())['metrics']:
@@ -157,7 +169,7 @@ def clv_decay(store: pd.DataFrame, # the feature store at monthly cutoffs
               challenger: str = 'bgnbd', # a model the served one is compared with when it is the baseline itself
               horizon_days: int = 90, time_unit: str = 'D', seed: int = 42, ml: dict | None = None,
              ) -> pd.DataFrame:
-    "At every matured cutoff: revenue MAE and aggregate error of the served model, the calibration-rate baseline and `challenger`, refitted on the data before it."
+    "At every matured cutoff: the revenue measures of `ecomml.value.value_measures` (capture, Spearman, aggregate error, MAE, RMSE) and the predicted total of the served model, the calibration-rate baseline and `challenger`, refitted on the data before it."
     from ecomml.clv import holdout_metrics
     rows = []
     for c in matured_cutoffs(store):
@@ -168,7 +180,7 @@ def clv_decay(store: pd.DataFrame, # the feature store at monthly cutoffs
             try: pur, rev = served_clv_predictions(cal, n, store, horizon_days, time_unit, seed, ml)
             except ValueError: continue                # gradient boosting before any earlier window
             m = holdout_metrics(cal.target_revenue, rev)
-            r[f'{n}_mae'], r[f'{n}_aggregate_error_pct'], r[f'{n}_predicted_revenue'] = m['mae'], m['aggregate_error_pct'], float(np.sum(rev))
+            r.update({f'{n}_{k}': v for k, v in m.items()}); r[f'{n}_predicted_revenue'] = float(np.sum(rev))
         rows.append(r)
     return pd.DataFrame(rows)
 
@@ -229,7 +241,8 @@ def served_scores(store: pd.DataFrame, cutoff: pd.Timestamp, churn_model: str, h
     return pd.DataFrame({CUSTOMER_ID: cal[CUSTOMER_ID], 'churn_probability': p, 'predicted_revenue': rev})
 
 def label_free(store: pd.DataFrame, churn_model: str, hyperparameters: dict, clv_model: str,
-               horizon_days: int = 90, time_unit: str = 'D', seed: int = 42, ml: dict | None = None, threshold: float = 0.1):
+               horizon_days: int = 90, time_unit: str = 'D', seed: int = 42, ml: dict | None = None,
+               threshold: float = 0.25): # a served score drifts at this distance or more (monitor.max_score_drift)
     """The newest cutoff, whose outcome is not known yet, against the newest matured one: drift of the served scores and the change in predicted
     totals (expected churners, predicted revenue). (summary dict, per-score drift table, Evidently snapshot) or None if every cutoff has matured."""
     cuts = sorted(pd.Timestamp(c) for c in store[CUTOFF].unique())
@@ -237,7 +250,8 @@ def label_free(store: pd.DataFrame, churn_model: str, hyperparameters: dict, clv
     if not mat or cuts[-1] in mat: return None
     new, ref = cuts[-1], mat[-1]
     a, b = (served_scores(store, c, churn_model, hyperparameters, clv_model, horizon_days, time_unit, seed, ml) for c in (ref, new))
-    tab, snap = drift_report(a[['churn_probability', 'predicted_revenue']], b[['churn_probability', 'predicted_revenue']], threshold, html=True, money=('predicted_revenue',))
+    # one score at or beyond `threshold` is a finding, so the page reads 'Dataset Drift is detected' from one drifted column of the two
+    tab, snap = drift_report(a[['churn_probability', 'predicted_revenue']], b[['churn_probability', 'predicted_revenue']], threshold, html=True, money=('predicted_revenue',), drift_share=0.5)
     actual = float(store.loc[store[CUTOFF] == ref, 'target_revenue'].sum())
     summary = dict(cutoff=new, reference=ref, customers=len(b), reference_customers=len(a),
                    expected_churners=float(b.churn_probability.sum()), reference_expected_churners=float(a.churn_probability.sum()),
@@ -252,13 +266,41 @@ def _median_before(s: pd.Series) -> pd.Series:
     "The median of the values before each row (NaN for the first)."
     return pd.Series([s.iloc[:i].median() if i else np.nan for i in range(len(s))], index=s.index)
 
+def history_band(earlier, # the same figure at the earlier cutoffs
+                 sigmas: float = 3.0, # half-width in robust standard deviations (1.4826 × the median absolute deviation)
+                 floor: float = 0.0, # the band is never narrower than ± this
+                 min_history: int = 3) -> tuple[float, float] | None:
+    "(low, high): the median of `earlier` ± max(`sigmas` robust standard deviations, `floor`); None with fewer than `min_history` finite values."
+    e = np.asarray(earlier, float); e = e[np.isfinite(e)]
+    if len(e) < min_history: return None
+    med = float(np.median(e)); w = max(sigmas * 1.4826 * float(np.median(np.abs(e - med))), floor)
+    return med - w, med + w
+
+def bias_runs(errors: pd.Series, # aggregate error (%) per cutoff, in date order
+              limit: float = 10.0) -> pd.Series:
+    "At each cutoff, how many consecutive cutoffs up to it have an error beyond ± `limit` of the same sign (0 where the error is within)."
+    out, run, sign = [], 0, 0
+    for e in errors.astype(float):
+        s = 0 if not np.isfinite(e) or abs(e) <= limit else int(np.sign(e))
+        run = run + 1 if s and s == sign else (1 if s else 0); sign = s
+        out.append(run)
+    return pd.Series(out, index=errors.index)
+
+def same_gap_changes(cutoffs: pd.Series, totals: pd.Series, # a figure per cutoff (e.g. the predicted revenue at each matured cutoff)
+                     gap_days: int, slack_days: int = 7) -> list:
+    "Relative changes of `totals` between every two cutoffs `gap_days` (± `slack_days`) apart: the history a label-free change is judged against."
+    c, t = pd.to_datetime(cutoffs).to_numpy(), np.asarray(totals, float)
+    return [t[j] / t[i] - 1 for i in range(len(c)) for j in range(i + 1, len(c))
+            if abs((c[j] - c[i]) / np.timedelta64(1, 'D') - gap_days) <= slack_days and t[i] > 0]
+
 def checks(clv: pd.DataFrame, churn: pd.DataFrame, recs: pd.DataFrame, # decay tables
            store: pd.DataFrame, transactions: pd.DataFrame, # drift tables (per cutoff / month and column)
            scores: tuple | None, # `label_free`'s result
            served: dict, # {'clv': model, 'churn': model, 'repeat': model, 'explore': model}
            max_drifted_share: float = 0.5, strong_drift: float = 0.3, max_auc_drop: float = 0.05, max_calibration_gap: float = 0.1,
-           max_ndcg_drop: float = 0.05, max_aggregate_error_pct: float = 50.0, clv_tolerance: float = 0.01, max_score_drift: float = 0.25,
-           max_total_change: float = 0.5, min_training_windows: int = 3, challenger: str = 'bgnbd',
+           max_ndcg_drop: float = 0.05, clv_tolerance: float = 0.01, max_score_drift: float = 0.25,
+           history_sigmas: float = 3.0, min_history: int = 3, bias_pct: float = 10.0, bias_cutoffs: int = 3,
+           min_training_windows: int = 3, challenger: str = 'bgnbd',
            store_from: pd.Timestamp | None = None, # store comparisons whose earlier cutoff is before this are shown, not judged (the warm-up)
            time_unit: str = 'D', # the BTYD summary's period: names the unit of frequency, recency and T in the findings
            **_,
@@ -268,19 +310,40 @@ def checks(clv: pd.DataFrame, churn: pd.DataFrame, recs: pd.DataFrame, # decay t
     name = model_words
     rows = []
     def add(check, date, value, threshold, triggered, words): rows.append(dict(check=check, date=str(date)[:10], value=float(value), threshold=float(threshold), triggered=bool(triggered), words=words))
+    from ecomml.value import MEASURES, better
     base = served['clv'] in ('calibration_rate', 'zero')
+    met = served.get('clv_metric', 'mae')             # the measure the CLV stage chose the served model on (clv.select_metric)
+    fmt = (lambda v: f"{v:.1%}") if met.startswith('capture') else (lambda v: f"{v:.3f}") if met == 'spearman' else (lambda v: f"{v:+.1f}%") if met == 'aggregate_error_pct' else (lambda v: f"£{v:,.0f}")
+    mw = MEASURES[met][0] if met in MEASURES else met
+    pred = served['clv']
     for r in clv.itertuples():
         d = r.cutoff.date()
+        x, b = (getattr(r, f'{challenger if base else pred}_{met}'), getattr(r, f'calibration_rate_{met}'))
+        v = better(met, x, b) / max(abs(b), 1e-12)          # relative: how much better than the baseline (negative: worse)
         if base:
-            v = getattr(r, f'{challenger}_mae') / r.calibration_rate_mae - 1
-            add('clv_vs_baseline', d, v, -clv_tolerance, v < -clv_tolerance,
-                f"CLV at {d}: {name(challenger)} (revenue MAE £{getattr(r, f'{challenger}_mae'):,.0f}) {'beats' if v < -clv_tolerance else 'does not beat'} the served calibration-rate baseline (£{r.calibration_rate_mae:,.0f}) by more than {clv_tolerance:.0%}")
+            add('clv_vs_baseline', d, v, clv_tolerance, v > clv_tolerance,
+                f"CLV at {d}: {name(challenger)} ({mw} {fmt(x)}) {'beats' if v > clv_tolerance else 'does not beat'} the served calibration-rate baseline ({fmt(b)}) by more than {clv_tolerance:.0%}")
         else:
-            v = getattr(r, f"{served['clv']}_mae") / r.calibration_rate_mae - 1
-            add('clv_vs_baseline', d, v, 0, v > 0, f"CLV at {d}: the served {name(served['clv'])} (revenue MAE £{getattr(r, served['clv'] + '_mae'):,.0f}) {'loses to' if v > 0 else 'beats'} the calibration-rate baseline (£{r.calibration_rate_mae:,.0f})")
-        e = getattr(r, f"{served['clv']}_aggregate_error_pct")
-        add('clv_aggregate_error', d, e, max_aggregate_error_pct, abs(e) > max_aggregate_error_pct,
-            f"CLV at {d}: the served model predicted £{getattr(r, served['clv'] + '_predicted_revenue'):,.0f} for the next window, £{r.actual_revenue:,.0f} came in ({e:+.0f}%; the limit is ±{max_aggregate_error_pct:.0f}%)")
+            add('clv_vs_baseline', d, v, -clv_tolerance, v < -clv_tolerance,
+                f"CLV at {d}: the served {name(pred)} ({mw} {fmt(x)}) {'loses to' if v < -clv_tolerance else 'ties with' if v <= clv_tolerance else 'beats'} the calibration-rate baseline ({fmt(b)}; "
+                f"a difference within {clv_tolerance:.0%} is a tie, as when the model was chosen)")
+    # the aggregate error against the model's own history, and a bias of one sign that persists
+    if len(clv):
+        err = clv[f'{pred}_aggregate_error_pct'].astype(float).reset_index(drop=True)
+        runs = bias_runs(err, bias_pct)
+        for i, r in enumerate(clv.itertuples()):
+            d, e = r.cutoff.date(), float(err[i])
+            band = history_band(err[:i], history_sigmas, bias_pct, min_history)
+            what = f"CLV at {d}: the served model predicted £{getattr(r, pred + '_predicted_revenue'):,.0f} for the next window, £{r.actual_revenue:,.0f} came in ({e:+.0f}%)"
+            if band is not None:
+                out = not band[0] <= e <= band[1]
+                add('clv_aggregate_error', d, e, band[1] if e > band[1] else band[0], out,
+                    f"{what}; {'outside' if out else 'inside'} its history's band ({band[0]:+.0f}% to {band[1]:+.0f}%: the median of the {i} earlier cutoffs ± {history_sigmas:g} robust standard deviations, at least ±{bias_pct:g} points)")
+            k = int(runs[i])
+            add('clv_bias', d, k, bias_cutoffs, k >= bias_cutoffs,
+                f"CLV at {d}: " + (f"biased {'low' if e < 0 else 'high'} at {k} consecutive cutoffs ({', '.join(f'{x:+.0f}%' for x in err[i - k + 1:i + 1])}; a finding from {bias_cutoffs} beyond ±{bias_pct:g}%)"
+                                   if k else f"aggregate error {e:+.0f}%, within ±{bias_pct:g}%"))
+    churn_all = churn                  # every refit's predicted churners: the history of the label-free change
     churn = churn[churn.training_windows >= min_training_windows] if len(churn) else churn      # fewer windows: shown in the table, not judged
     if len(churn):
         med = _median_before(churn.roc_auc)
@@ -315,18 +378,32 @@ def checks(clv: pd.DataFrame, churn: pd.DataFrame, recs: pd.DataFrame, # decay t
                 add(f'{what}_strong', k, top.score, strong_drift, True,
                     f"the orders of {pd.Period(k, 'M').strftime('%B %Y')}: {feature_words(top.column, time_unit)} moved by a distance of {top.score:.2f} ({top.change}; the limit for one {'feature' if key == 'cutoff' else 'measure'} is {strong_drift:.2f})")
             else: add(f'{what}_strong', k, g.score.max() if len(g) else 0.0, strong_drift, False, f"the orders of {pd.Period(k, 'M').strftime('%B %Y')}: no measure moved by {strong_drift:.2f} or more")
-            add(what, k, share, max_drifted_share, share > max_drifted_share,
+            add(what, k, share, max_drifted_share, share >= max_drifted_share,       # at or above: Evidently's rule for 'Dataset Drift is detected'
                 f"{'the feature store at ' + str(k)[:10] + ' against ' + str(g.reference.iloc[0])[:10] if key == 'cutoff' else 'the orders of ' + pd.Period(k, 'M').strftime('%B %Y') + ' against the month before'}: "
-                f"{g.drifted.sum()} of {len(g)} {'features' if key == 'cutoff' else 'measures'} drifted ({cols}); the limit is {max_drifted_share:.0%}")
+                f"{g.drifted.sum()} of {len(g)} {'features' if key == 'cutoff' else 'measures'} drifted ({cols}); a finding from {max_drifted_share:.0%}")
     if scores is not None:
         s, tab, _ = scores
         d = s['cutoff'].date()
         for col, r in tab.set_index('column').iterrows():
             add(f'score_drift_{col}', d, r.score, max_score_drift, r.score >= max_score_drift,
                 f"label-free at {d}: the served {col.replace('_', ' ')} moved by a distance of {r.score:.3f} against {s['reference'].date()} ({r.change}; the limit is {max_score_drift:.2f})")
-        for k, words in [('churners_change', 'expected churners'), ('revenue_change', f'predicted revenue in the next window')]:
-            add(f'predicted_{k}', d, s[k], max_total_change, abs(s[k]) > max_total_change,
-                f"label-free at {d}: {words} changed by {s[k]:+.0%} against {s['reference'].date()} (the limit is ±{max_total_change:.0%})")
+        # a predicted total moves with the number of customers: its change per customer is judged against the changes per customer the served
+        # models showed over the same gap at the matured cutoffs
+        gap = (s['cutoff'] - s['reference']).days
+        grew = s['customers'] / s['reference_customers'] - 1
+        hist = {'churners_change': same_gap_changes(churn_all.cutoff, churn_all.predicted_rate, gap) if len(churn_all) else [],
+                'revenue_change': same_gap_changes(clv.cutoff, clv[f"{served['clv']}_predicted_revenue"] / clv.customers, gap) if len(clv) else []}
+        for k, words, per in [('churners_change', 'expected churners', 'the churn rate'), ('revenue_change', 'predicted revenue in the next window', 'per customer')]:
+            v = (1 + s[k]) / (1 + grew) - 1
+            said = f"label-free at {d}: {words} changed by {s[k]:+.0%} against {s['reference'].date()} ({grew:+.0%} customers, {v:+.0%} {per})"
+            band = history_band(hist[k], history_sigmas, bias_pct / 100, min_history)
+            if band is None:
+                add(f'predicted_{k}', d, v, np.nan, False, f"{said}; not judged: fewer than {min_history} earlier pairs of cutoffs {gap} days apart to set a limit from")
+                continue
+            out = not band[0] <= v <= band[1]
+            add(f'predicted_{k}', d, v, band[1] if v > band[1] else band[0], out,
+                f"{said}; over the same gap at the earlier cutoffs {per} changed by {min(hist[k]):+.0%} to {max(hist[k]):+.0%} ({len(hist[k])} pairs), "
+                f"so {'outside' if out else 'inside'} the band {band[0]:+.0%} to {band[1]:+.0%}")
     return pd.DataFrame(rows, columns=['check', 'date', 'value', 'threshold', 'triggered', 'words'])
 
 def verdict(flags: pd.DataFrame) -> dict:
@@ -384,7 +461,7 @@ def run_monitor(tx: pd.DataFrame, returns: pd.DataFrame, # clean transactions an
     hp = {k: v for k, v in recs.items() if k.startswith(('knn_', 'bm25_', 'als_', 'blend_'))}
     out['recs'] = recs_decay(tx, matured_cutoffs(store), {'repeat': served['repeat'], 'explore': served['explore']}, horizon_days,
                              recs.get('k', 10), recs.get('popularity_days', 30), seed, **hp); lap('recs decay')
-    out['label_free'] = label_free(store, served['churn'], churn_hp, served['clv'], horizon_days, time_unit, seed, ml, thr); lap('label-free')
+    out['label_free'] = label_free(store, served['churn'], churn_hp, served['clv'], horizon_days, time_unit, seed, ml, monitor['max_score_drift']); lap('label-free')
     store_from = tx[INVOICE_DATE].min().normalize() + pd.Timedelta(days=horizon_days)
     out['flags'] = checks(out['clv'], out['churn'], out['recs'], out['store'], out['transactions'], out['label_free'], served, store_from=store_from,
                           time_unit=time_unit, **monitor)

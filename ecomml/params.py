@@ -272,15 +272,17 @@ class Monitor(_Section):
     top_products: PosInt
     line_sample: Annotated[int, Field(ge=100)]
     challenger: Literal['bgnbd', 'pareto_nbd', 'mbgnbd']
-    max_drifted_share: Annotated[float, Field(ge=0, lt=1)]
+    max_drifted_share: Annotated[float, Field(gt=0, le=1)]
     strong_drift: PosFloat
     max_auc_drop: Share
     max_calibration_gap: Share
     max_ndcg_drop: Share
-    max_aggregate_error_pct: PosFloat
     clv_tolerance: NonNegFloat
     max_score_drift: PosFloat
-    max_total_change: PosFloat
+    history_sigmas: PosFloat
+    min_history: Annotated[int, Field(ge=2)]
+    bias_pct: PosFloat
+    bias_cutoffs: Annotated[int, Field(ge=2)]
     min_training_windows: PosInt
 
     @field_validator('store_features')
