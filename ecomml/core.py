@@ -16,7 +16,7 @@ __all__ = ['CUSTOMER_ID', 'INVOICE_NO', 'STOCK_CODE', 'DESCRIPTION', 'INVOICE_DA
            'DATA_INTERIM', 'DATA_FEATURES', 'DATA_SCORES', 'DATA_CACHE', 'MODELS', 'REPORTS', 'METRICS', 'PLOTS',
            'model_words', 'project_root', 'atomic_path', 'write_outputs', 'load_params', 'notebook_title',
            'render_html', 'external_resources', 'stage_notebook', 'notebook_parameters', 'StageFailed',
-           'pipeline_cells', 'run_stage', 'stage_cli']
+           'pipeline_cells', 'run_stage', 'same_arithmetic', 'stage_cli']
 
 # %% ../nbs/00_core.ipynb
 CUSTOMER_ID, INVOICE_NO, STOCK_CODE, DESCRIPTION = 'customer_id', 'invoice_no', 'stock_code', 'description'
@@ -244,6 +244,18 @@ def run_stage(stage: str, # stage or notebook name
     return dict(stage=stage, execute_s=round(t1 - t0, 2), render_s=round(time.perf_counter() - t1, 2))
 
 # %% ../nbs/00_core.ipynb
+def same_arithmetic(cpuinfo: str | None = None, # /proc/cpuinfo's text (None: read it)
+                   ) -> dict:
+    """Environment variables that make an x86-64 CPU with AVX2 compute as this project's reference machine does: OpenBLAS's Haswell kernels
+    (it picks SkylakeX or Zen kernels by CPU, which sum in another order) and NumPy's AVX2 paths, not its AVX-512 ones. Empty elsewhere."""
+    import platform
+    if platform.machine().lower() not in ('x86_64', 'amd64'): return {}
+    try: text = cpuinfo if cpuinfo is not None else Path('/proc/cpuinfo').read_text()
+    except OSError: return {}
+    flags = next((l.split(':', 1)[1].split() for l in text.splitlines() if l.startswith('flags')), [])
+    if 'avx2' not in flags or 'fma' not in flags: return {}
+    return {'OPENBLAS_CORETYPE': 'Haswell', 'NPY_DISABLE_CPU_FEATURES': 'X86_V4 AVX512_ICL AVX512_SPR'}
+
 def stage_cli():
     "`ecomml-stage NAME [NAME ...]`: run chapter notebooks as pipeline stages (what `dvc.yaml` calls)."
     import argparse
@@ -253,6 +265,7 @@ def stage_cli():
     # one BLAS thread per stage kernel: the data are small, and with two processes on two cores OpenBLAS's
     # spinning threads slowed the clv stage from 80 s to 760 s (measured); set the variables to override
     for v in ['OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS']: os.environ.setdefault(v, '1')
+    os.environ.update({k: v for k, v in same_arithmetic().items() if k not in os.environ})
     ap = argparse.ArgumentParser(prog='ecomml-stage', description=stage_cli.__doc__)
     ap.add_argument('stages', nargs='+', help='stage names, e.g. ingest features')
     args = ap.parse_args()

@@ -1,0 +1,54 @@
+"""Same data, same params, same decisions on any machine (issue 30): compare the metrics a fresh `dvc repro` wrote with the ones
+committed in git (reports/metrics/*.json, written on the machine of benchmarks/RESULTS.md).
+
+The stated tolerance: every number within a relative 1e-6 (and an absolute 1e-9 near zero) of the committed one; every decision
+(a model's name, a list, a band, a yes/no) exactly equal. A stage pins what can move a result between machines (ecomml.core.stage_cli:
+one BLAS and OpenMP thread, OpenBLAS's Haswell kernels, NumPy's AVX2 paths on any x86-64 CPU with AVX2), so that on such machines
+the figures are the same to the last bit; the tolerance leaves room for a libm that rounds differently.
+
+Run from the project root after `dvc repro`: `python .ci/compare_metrics.py [REV]` (REV: the commit to compare with, default HEAD).
+Exits 1 and lists every figure that moved. After a change that moves metrics on purpose, commit the new reports/metrics with dvc.lock.
+"""
+import json, math, subprocess, sys
+from pathlib import Path
+
+RTOL, ATOL = 1e-6, 1e-9
+
+
+def flat(x, key=''):
+    "Leaves of a JSON value as {dotted.key: value}."
+    if isinstance(x, dict): return {k: v for kk, vv in x.items() for k, v in flat(vv, f'{key}.{kk}' if key else kk).items()}
+    if isinstance(x, list): return {k: v for i, vv in enumerate(x) for k, v in flat(vv, f'{key}[{i}]').items()}
+    return {key: x}
+
+
+def same(a, b) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)): return a == b
+    if math.isnan(a) or math.isnan(b): return math.isnan(a) and math.isnan(b)
+    return abs(a - b) <= ATOL + RTOL * abs(b)
+
+
+def main(rev='HEAD'):
+    files = sorted(Path('reports/metrics').glob('*.json'))
+    committed = subprocess.run(['git', 'ls-tree', '--name-only', rev, 'reports/metrics/'], capture_output=True, text=True, check=True).stdout.split()
+    if not committed: sys.exit(f"no reports/metrics/*.json committed at {rev}: nothing to compare with")
+    bad, n = [], 0
+    for path in sorted(set(committed) | {str(f) for f in files}):
+        if path not in committed: bad.append(f"{path}: written by the run, not committed"); continue
+        if not Path(path).is_file(): bad.append(f"{path}: committed, not written by the run"); continue
+        ref = flat(json.loads(subprocess.run(['git', 'show', f'{rev}:{path}'], capture_output=True, text=True, check=True).stdout))
+        new = flat(json.loads(Path(path).read_text()))
+        for k in sorted(set(ref) | set(new)):
+            n += 1
+            if k not in new: bad.append(f"{path} {k}: missing (committed {ref[k]!r})")
+            elif k not in ref: bad.append(f"{path} {k}: new ({new[k]!r})")
+            elif not same(new[k], ref[k]): bad.append(f"{path} {k}: {new[k]!r}, committed {ref[k]!r}")
+    print(f"{n} figures in {len(committed)} metrics files compared with {rev} (numbers within a relative {RTOL:g}, decisions exactly)")
+    if bad:
+        print(f"{len(bad)} moved:\n" + '\n'.join(f"  {b}" for b in bad[:200]))
+        sys.exit(1)
+    print("all agree")
+
+
+if __name__ == '__main__':
+    main(*sys.argv[1:2])
