@@ -7,12 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from .core import *
-from .ingest import net_sales
+from .ingest import REPEAT_MIN_ORDERS, net_sales, catalogue, catalogue_coverage, repeat_rate
 from .segments import SEGMENTS, ACTIONS
 
 # %% auto 0
-__all__ = ['BANDS', 'customer_table', 'kpis', 'codes', 'cube', 'monthly_facts', 'migration_pairs', 'next_step', 'dashboard_data',
-           'model_health', 'index_html']
+__all__ = ['BANDS', 'VERDICT_WORDS', 'customer_table', 'kpis', 'codes', 'cube', 'monthly_facts', 'migration_pairs', 'next_step',
+           'dashboard_data', 'versus', 'model_health', 'index_html']
 
 # %% ../nbs/07_dashboard.ipynb
 def customer_table(store: pd.DataFrame, # feature store (its last cutoff is the score date)
@@ -41,7 +41,7 @@ def kpis(cust: pd.DataFrame, # customer_table
     orders = int(sales[INVOICE_NO].nunique())
     rev = float(sales[REVENUE].sum())
     return dict(net_revenue=round(rev, 2), active_customers=int(cust.active.sum()), customers=len(cust), orders=orders,
-                avg_order_value=round(rev / orders, 2) if orders else float('nan'), repeat_rate=round(float((cust.n_orders >= 2).mean()), 4),
+                avg_order_value=round(rev / orders, 2) if orders else float('nan'), repeat_rate=round(repeat_rate(cust.n_orders), 4),
                 clv_total=round(float(cust.clv.sum()), 2), revenue_at_risk=round(float(cust.value_at_risk.sum()), 2))
 
 # %% ../nbs/07_dashboard.ipynb
@@ -96,12 +96,12 @@ def dashboard_data(cust: pd.DataFrame, # customer_table
                    sales: pd.DataFrame, # net sales before the score date
                    segments: pd.DataFrame, # the segments stage's scores (for the migration)
                    recs: pd.DataFrame, bought: pd.DataFrame, # recommendations and bought-together pairs
-                   n_products: int, # products in the catalogue (for the coverage)
+                   products: pd.Index, # the catalogue (`ecomml.ingest.catalogue`), for the coverage
                    top_pairs: int = 15) -> dict:
     "The summaries the dashboard draws, keyed by segment and country codes."
     k = codes(cust)
     c = cust.assign(s=cust.segment.map(k['segment']), c=cust[COUNTRY].map(k['country']), b=cust.risk_band.map({b: i for i, b in enumerate(BANDS)}),
-                    rep=(cust.n_orders >= 2).astype(int), act=cust.active.astype(int))
+                    rep=(cust.n_orders >= REPEAT_MIN_ORDERS).astype(int), act=cust.active.astype(int))
     sc = sales.merge(c[[CUSTOMER_ID, 's', 'c']], on=CUSTOMER_ID)
     orders = sc.groupby(['s', 'c']).agg(revenue=(REVENUE, 'sum'), orders=(INVOICE_NO, 'nunique'))
     base = c.groupby(['s', 'c']).agg(customers=(CUSTOMER_ID, 'size'), active=('act', 'sum'), repeaters=('rep', 'sum'), clv=('clv', 'sum'), var=('value_at_risk', 'sum'))
@@ -128,16 +128,29 @@ def dashboard_data(cust: pd.DataFrame, # customer_table
         'bands_cube': cube(c, ['s', 'b', 'c'], {'n': (CUSTOMER_ID, 'size'), 'var': ('value_at_risk', 'sum')}),
         'migration': cube(mig, ['a', 's', 'c'], {'n': (CUSTOMER_ID, 'size')}, 0),
         'products': top, 'products_cube': cube(rp, ['p', 's', 'c'], {'n': (CUSTOMER_ID, 'size')}, 0),
-        'coverage': {'recommended': int(recs['description'].nunique()), 'catalogue': int(n_products), 'k': int(K)},
+        'coverage': {'recommended': int(pd.Index(products).isin(recs['product'].astype(str)).sum()), 'catalogue': len(products),
+                     'share': catalogue_coverage(recs['product'], products), 'k': int(K)},
         'pairs': [[p.description.strip().capitalize(), p.other_description.strip().capitalize(), int(p.baskets_together), round(float(p.lift), 1),
                    round(float(p.confidence), 3)] for p in pairs.itertuples()],
     }
 
 # %% ../nbs/07_dashboard.ipynb
+def versus(a: float | None, b: float | None, # the model's and the baseline's value of one figure
+           higher: bool | None, # True: higher is better; False: lower; None: nearer zero
+           tolerance: float = 0.01, # a relative difference within this is a tie
+          ) -> str:
+    "'beats', 'ties' or 'loses': the one rule every page uses to say whether a model beats its baseline."
+    if a is None or b is None or not (np.isfinite(a) and np.isfinite(b)): return 'loses'
+    gain = (a - b) if higher else (b - a) if higher is False else (abs(b) - abs(a))
+    return 'ties' if abs(gain) <= tolerance * max(abs(b), 1e-12) else 'beats' if gain > 0 else 'loses'
+
+VERDICT_WORDS = {'beats': 'beats the baseline', 'ties': 'ties with the baseline', 'loses': 'does not beat the baseline'}
+
 def model_health(metrics: dict, # stage name -> its metrics JSON
                  versions: dict, # stage name -> model version
+                 clv_tolerance: float = 0.01, # CLV: a relative difference within this is a tie (churn and recommendations: their stage's select_tolerance)
                 ) -> pd.DataFrame:
-    "One row per model: what it predicts, the figure, the model's value, the best naive baseline's, and the verdict."
+    "One row per model: what it predicts, the figure, the model's value, the best naive baseline's, and the verdict (`versus`)."
     rows = []
     m = metrics.get('clv')
     if m:
@@ -153,7 +166,7 @@ def model_health(metrics: dict, # stage name -> its metrics JSON
             label = (f"share of holdout revenue held by the top {k[-2:]}% predicted, higher is better" if k.startswith('capture') else
                      f"aggregate revenue error (%), nearer zero is better" if k == 'aggregate_error_pct' else
                      f"{'revenue (£)' if t == 'revenue' else 'purchase days'} {k.upper() if k != 'spearman' else 'Spearman'} per customer, {'higher' if k == 'spearman' else 'lower'} is better")
-            ok = a is not None and b is not None and (a > b if k == 'spearman' or k.startswith('capture') else abs(a) < abs(b) if k == 'aggregate_error_pct' else a < b)
+            ok = versus(a, b, True if k == 'spearman' or k.startswith('capture') else None if k == 'aggregate_error_pct' else False, clv_tolerance)
             rows.append(('customer lifetime value', nm, label, a, base_nm, b, ok, versions.get('clv'), m.get('select_cutoff')))
     m = metrics.get('churn')
     if m:
@@ -161,7 +174,7 @@ def model_health(metrics: dict, # stage name -> its metrics JSON
         base = m.get('best_baseline') or max(['recency'] + ([] if m.get('bgnbd_degenerate') else ['bgnbd']), key=lambda x: m.get(f'{x}_{sel}', -1))
         a, b = m.get(f'{ch}_{sel}'), m.get(f'{base}_{sel}')
         rows.append(('churn in the next 90 days', model_words(ch), f"{sel.upper().replace('_', ' ')}, higher is better", a,
-                     {'recency': model_words('recency'), 'bgnbd': '1 − P(alive) baseline'}[base], b, a is not None and b is not None and a > b, versions.get('churn'), m.get('test_cutoff')))
+                     {'recency': model_words('recency'), 'bgnbd': '1 − P(alive) baseline'}[base], b, versus(a, b, True, m.get('select_tolerance', 0.01)), versions.get('churn'), m.get('test_cutoff')))
     m = metrics.get('recs')
     if m:
         rn = MODEL_WORDS
@@ -171,16 +184,16 @@ def model_health(metrics: dict, # stage name -> its metrics JSON
             nd = lambda x: m.get(f'{x}_{scope}_ndcg', float('nan'))
             if ch in ('popularity', 'rebuy'):          # a baseline won: the yardstick is the best model
                 other = max(['item_item', 'als', 'blend'], key=nd); nm, base_nm = f"the {rn[ch]} baseline itself (no model beat it)", f"best model: {rn[other]}"
-                ok = nd(ch) >= nd(other)
             else:
                 other = max(['popularity', 'rebuy'], key=nd); nm, base_nm = rn[ch], f"{rn[other]} baseline"
-                ok = nd(ch) > nd(other)
+            ok = versus(nd(ch), nd(other), True, m.get('select_tolerance', 0.02))
             rows.append((f"recommendations: {what}", nm, f"NDCG@{m.get('k', 10)} on {'all items' if scope == 'all' else 'products new to the customer'}, higher is better",
                          m.get(f'{ch}_{scope}_ndcg'), base_nm, m.get(f'{other}_{scope}_ndcg'), ok, versions.get('recs'), m.get('split_cutoff')))
     d = pd.DataFrame(rows, columns=['predicts', 'model', 'figure', 'model value', 'baseline', 'baseline value', 'beats baseline', 'version', 'holdout from'])
     is_base = d['model'].str.contains('baseline itself')
-    d['verdict'] = np.where(is_base, np.where(d['beats baseline'], 'the baseline beats every model', 'the baseline; a model is better on this figure'),
-                            np.where(d['beats baseline'], 'beats the baseline', 'does not beat the baseline'))
+    base_words = {'beats': 'the baseline beats every model', 'ties': 'the baseline ties with the best model', 'loses': 'the baseline; a model is better on this figure'}
+    d['verdict'] = [base_words[v] if b else VERDICT_WORDS[v] for v, b in zip(d['beats baseline'], is_base)]
+    d['outcome'] = d['beats baseline']          # beats / ties / loses: what the pages count
     return d.drop(columns='beats baseline')
 
 # %% ../nbs/07_dashboard.ipynb

@@ -11,9 +11,10 @@ from .core import *
 from .raw import SOURCES, RawDataError
 
 # %% auto 0
-__all__ = ['TREATMENTS', 'PRODUCT_RETURNS', 'CREDITS', 'fingerprint', 'check_fingerprint', 'combine_releases', 'to_transactions',
-           'cleaning_rules', 'match_cancellations', 'net_sales', 'clean_kwargs', 'match_manual_credits', 'clean',
-           'revenue_lines', 'overview', 'monthly']
+__all__ = ['TREATMENTS', 'PRODUCT_RETURNS', 'CREDITS', 'REPEAT_MIN_ORDERS', 'fingerprint', 'check_fingerprint',
+           'combine_releases', 'to_transactions', 'cleaning_rules', 'match_cancellations', 'net_sales', 'clean_kwargs',
+           'match_manual_credits', 'clean', 'revenue_lines', 'catalogue', 'product_count', 'catalogue_coverage',
+           'repeat_rate', 'customer_country', 'country_revenue', 'overview', 'monthly']
 
 # %% ../nbs/01_ingest.ipynb
 def fingerprint(raw: pd.DataFrame) -> dict:
@@ -280,11 +281,43 @@ def revenue_lines(tx: pd.DataFrame, # transactions as `clean` writes them
     t = tx if at is None else tx[tx[INVOICE_DATE] < pd.Timestamp(at)]
     return pd.concat([net, t[t.kind == 'credit']]).sort_values([INVOICE_DATE, LINE_ID], kind='stable')
 
+def catalogue(tx: pd.DataFrame, at: pd.Timestamp | None = None) -> pd.Index:
+    "The products of the net sales before `at` (all: None), sorted: the catalogue every page counts (`product_count`) and recommendations cover (`catalogue_coverage`)."
+    return pd.Index(sorted(net_sales(tx, at)[STOCK_CODE].astype(str).unique()), name=STOCK_CODE)
+
+def product_count(tx: pd.DataFrame, at: pd.Timestamp | None = None) -> int:
+    "Products in the catalogue: one definition for the ingest report, the dashboard and the index."
+    return len(catalogue(tx, at))
+
+def catalogue_coverage(recommended, # product codes on anyone's list
+                       products: pd.Index) -> float: # `catalogue`
+    "The share of the catalogue on at least one customer's list."
+    return float(pd.Index(products).isin(pd.Index(recommended).astype(str)).mean()) if len(products) else float('nan')
+
+REPEAT_MIN_ORDERS = 2     # a repeat customer has at least this many orders (invoices), as the segments' F and the lists count them
+
+def repeat_rate(n_orders) -> float:
+    "The share of customers with `REPEAT_MIN_ORDERS` orders or more: the repeat rate of every page (features report, dashboard, index)."
+    n = np.asarray(n_orders, float)
+    return float((n >= REPEAT_MIN_ORDERS).mean()) if len(n) else float('nan')
+
+def customer_country(net: pd.DataFrame) -> pd.Series:
+    "Each customer's country: that of most of their net sale lines, ties to the first alphabetically (as the feature store's `country`)."
+    n = net.groupby([CUSTOMER_ID, COUNTRY]).size().rename('n').reset_index()
+    return n.sort_values([CUSTOMER_ID, 'n', COUNTRY], ascending=[True, False, True]).drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)[COUNTRY]
+
+def country_revenue(tx: pd.DataFrame, at: pd.Timestamp | None = None) -> pd.DataFrame:
+    "Net sales before `at` by the customer's country (`customer_country`): customers, invoices, net sales and share, largest first; the one definition of every page's country figures."
+    net = net_sales(tx, at)
+    c = net.assign(**{COUNTRY: net[CUSTOMER_ID].map(customer_country(net))})
+    out = c.groupby(COUNTRY).agg(customers=(CUSTOMER_ID, 'nunique'), invoices=(INVOICE_NO, 'nunique'), revenue=(REVENUE, 'sum'))
+    return out.assign(share=out.revenue / out.revenue.sum()).sort_values(['revenue'], ascending=False)
+
 def overview(tx: pd.DataFrame) -> dict:
     "Headline figures of a transactions table: counts of the net sales; `net_sales` (products) and `revenue` (net revenue: net sales less credits)."
     net = net_sales(tx)
     return dict(lines=len(net), customers=int(net[CUSTOMER_ID].nunique()), invoices=int(net[INVOICE_NO].nunique()),
-                products=int(net[STOCK_CODE].nunique()), countries=int(net[COUNTRY].nunique()), net_sales=round(float(net[REVENUE].sum()), 2),
+                products=product_count(tx), countries=int(net[COUNTRY].nunique()), net_sales=round(float(net[REVENUE].sum()), 2),
                 revenue=round(float(revenue_lines(tx, net=net)[REVENUE].sum()), 2), date_min=str(net[INVOICE_DATE].min()), date_max=str(net[INVOICE_DATE].max()))
 
 def monthly(tx: pd.DataFrame) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from .core import *
-from .ingest import net_sales
+from .ingest import net_sales, catalogue, catalogue_coverage
 from .ranking import ranking_metrics
 
 # %% auto 0

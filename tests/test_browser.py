@@ -130,3 +130,62 @@ def test_dashboard_draws_every_panel_and_filters(root, browser):
     assert 0 < outside < before['customers'] and not errors
     shot(page, root, 'dashboard-outside-uk')
     page.context.close()
+
+
+def tiles(page) -> dict:
+    "A page's summary tiles (or the dashboard's KPI row): label -> figure as shown."
+    return dict(page.eval_on_selector_all('.tile', 'ts => ts.map(t => [t.querySelector(".l").innerText.trim(), t.querySelector(".v").innerText.trim()])'))
+
+
+def number(text: str) -> float:
+    "A shown figure as a number: '£8,241,308' -> 8241308, '65.2%' -> 65.2, '3,645' -> 3645."
+    import re
+    m = re.search(r'[−-]?[\d,]+(?:\.\d+)?', text.replace('\u2212', '-'))
+    assert m, f"no number in {text!r}"
+    return float(m.group(0).replace(',', '').replace('−', '-'))
+
+
+def test_one_number_per_fact(root, browser):
+    """Issue 30: every page that shows a business figure shows the same one (net sales, customers, repeat rate, products, catalogue coverage,
+    country net sales, models against their baseline), read in the browser from each page as a reader sees it."""
+    import re
+    pages = {}
+    for name in ['01_ingest', '02_features', '06_recs', '07_dashboard', 'index', 'dashboard']:
+        page, errors, blocked = open_page(browser, root/'reports'/f'{name}.html')
+        assert not errors and not blocked, (name, errors, blocked)
+        if name == 'dashboard': page.wait_for_function('window.ecommlReady === true', timeout=10_000)
+        pages[name] = page
+    t = {n: tiles(p) for n, p in pages.items()}
+    kpi = t['dashboard']
+    # net sales and customers
+    assert number(t['01_ingest']['net sales']) == number(kpi['net sales']) == number(t['07_dashboard']['net sales']), (t['01_ingest'], kpi)
+    customers = pages['dashboard'].eval_on_selector('#p-kpi', 'e => Number(e.dataset.customers)')
+    assert number(t['01_ingest']['customers']) == number(t['02_features']['customers at the last cutoff']) == customers
+    # the repeat rate: two orders or more, on the features report, the dashboard and its chapter
+    rr = [number(t['02_features']['repeat rate then (2 orders or more)']), number(kpi['repeat rate (2 orders or more)']), number(t['07_dashboard']['repeat rate'])]
+    assert max(rr) - min(rr) < 0.05 + 1e-9, rr
+    # products and catalogue coverage: the ingest report's catalogue is the one the dashboard's coverage is out of, and the recs report's share
+    cov = re.search(r'Recommendation coverage: ([\d,]+) of ([\d,]+) products \((\d+)%\)', pages['dashboard'].inner_text('body'))
+    assert cov, 'the dashboard states no coverage'
+    assert number(cov.group(2)) == number(t['01_ingest']['products']), (cov.group(0), t['01_ingest']['products'])
+    assert number(cov.group(3)) == number(t['06_recs']['catalogue covered']), (cov.group(0), t['06_recs']['catalogue covered'])
+    # country net sales: the ingest report's table against the dashboard's country chart (both by the country of most of a customer's orders)
+    table = pages['01_ingest'].evaluate("""() => { const t = [...document.querySelectorAll('table')].find(t => t.innerText.includes('share of net sales'));
+        return [...t.querySelectorAll('tbody tr')].map(r => [r.querySelector('th').innerText.trim(), r.cells[r.cells.length - 2].innerText.trim()]); }""")
+    chart = pages['dashboard'].evaluate("() => { const d = document.getElementById('p-countries').data[0]; return Object.fromEntries(d.x.map((c, i) => [c, d.y[i]])); }")
+    both = [c for c, _ in table if c in chart]
+    assert len(both) >= min(3, len(table)), (table, chart)
+    for c, shown in table:
+        if c in chart: assert abs(number(shown) - chart[c]) <= 0.5 + 1e-9, (c, shown, chart[c])
+    # models against their baseline: the index's table, the dashboard's model health and the chapter's count say the same
+    verdicts = lambda p: p.evaluate("""() => { const t = [...document.querySelectorAll('table')].find(t => [...t.querySelectorAll('th')].some(h => h.innerText.trim() === 'verdict'));
+        const i = [...t.querySelectorAll('thead th')].findIndex(h => h.innerText.trim() === 'verdict');
+        return [...t.querySelectorAll('tbody tr')].map(r => r.querySelectorAll('td, th')[i].innerText.trim()); }""")
+    on_index, on_dash = verdicts(pages['index']), verdicts(pages['dashboard'])
+    assert on_index == on_dash and on_index, (on_index, on_dash)
+    outcome = lambda v: 'ties' if 'ties with' in v else 'beats' if v in ('beats the baseline', 'the baseline beats every model') else 'loses'
+    loses, ties = sum(outcome(v) == 'loses' for v in on_index), sum(outcome(v) == 'ties' for v in on_index)
+    said = re.search(r'(\d+) of (\d+) model figures do not beat their naive baseline and (\d+) tie', pages['07_dashboard'].inner_text('body'))
+    if said: assert (int(said.group(1)), int(said.group(2)), int(said.group(3))) == (loses, len(on_index), ties), (said.group(0), on_index)
+    else: assert loses == ties == 0 or 'Every model beats' in pages['07_dashboard'].inner_text('body')
+    for p in pages.values(): p.context.close()
