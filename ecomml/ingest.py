@@ -321,8 +321,8 @@ def overview(tx: pd.DataFrame) -> dict:
                 revenue=round(float(revenue_lines(tx, net=net)[REVENUE].sum()), 2), date_min=str(net[INVOICE_DATE].min()), date_max=str(net[INVOICE_DATE].max()))
 
 def monthly(tx: pd.DataFrame) -> pd.DataFrame:
-    "Net revenue (credits on their date), invoices and active customers (of the net sales) per calendar month."
+    "Net sales (products, as the dashboard's trend), net revenue (credits on their date), invoices and active customers (of the net sales) per calendar month."
     net = net_sales(tx); rev = revenue_lines(tx, net=net)
     g = net.groupby(net[INVOICE_DATE].dt.to_period('M'))
-    return pd.DataFrame({'revenue': rev.groupby(rev[INVOICE_DATE].dt.to_period('M'))[REVENUE].sum(), 'invoices': g[INVOICE_NO].nunique(),
+    return pd.DataFrame({'net_sales': g[REVENUE].sum(), 'revenue': rev.groupby(rev[INVOICE_DATE].dt.to_period('M'))[REVENUE].sum(), 'invoices': g[INVOICE_NO].nunique(),
                          'customers': g[CUSTOMER_ID].nunique()}).rename_axis('month').reset_index()
