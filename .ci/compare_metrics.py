@@ -1,10 +1,12 @@
 """Same data, same params, same decisions on any machine (issue 30): compare the metrics a fresh `dvc repro` wrote with the ones
 committed in git (reports/metrics/*.json, written on the machine of benchmarks/RESULTS.md).
 
-The stated tolerance: every number within a relative 1e-6 (and an absolute 1e-9 near zero) of the committed one; every decision
-(a model's name, a list, a band, a yes/no) exactly equal. A stage pins what can move a result between machines (ecomml.core.stage_cli:
-one BLAS and OpenMP thread, OpenBLAS's Haswell kernels, NumPy's AVX2 paths on any x86-64 CPU with AVX2), so that on such machines
-the figures are the same to the last bit; the tolerance leaves room for a libm that rounds differently.
+The stated tolerance: every number within a relative 1e-3 or an absolute 1e-4 of the committed one (the metrics are rounded to
+four decimals, so a last-bit difference can move the last digit); every decision (a model's name, a list, a band, a yes/no, a text)
+exactly equal. A stage pins what can move a result between machines (ecomml.core.stage_cli: one BLAS and OpenMP thread, OpenBLAS's
+Haswell kernels, NumPy's AVX2 paths on any x86-64 CPU with AVX2), so that on such machines the figures are the same to the last bit.
+Measured with other arithmetic forced (OpenBLAS's Sandybridge kernels and NumPy's SSE paths, benchmarks/RESULTS.md): 4 of 910
+figures moved, by at most 3e-4 (ALS's coverage and NDCG), and no decision.
 
 Run from the project root after `dvc repro`: `python .ci/compare_metrics.py [REV]` (REV: the commit to compare with, default HEAD).
 Exits 1 and lists every figure that moved. After a change that moves metrics on purpose, commit the new reports/metrics with dvc.lock.
@@ -12,7 +14,7 @@ Exits 1 and lists every figure that moved. After a change that moves metrics on 
 import json, math, subprocess, sys
 from pathlib import Path
 
-RTOL, ATOL = 1e-6, 1e-9
+RTOL, ATOL = 1e-3, 1e-4
 
 
 def flat(x, key=''):
@@ -25,7 +27,7 @@ def flat(x, key=''):
 def same(a, b) -> bool:
     if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)): return a == b
     if math.isnan(a) or math.isnan(b): return math.isnan(a) and math.isnan(b)
-    return abs(a - b) <= ATOL + RTOL * abs(b)
+    return abs(a - b) <= max(ATOL, RTOL * abs(b))
 
 
 def main(rev='HEAD'):
