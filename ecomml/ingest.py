@@ -281,13 +281,16 @@ def revenue_lines(tx: pd.DataFrame, # transactions as `clean` writes them
     t = tx if at is None else tx[tx[INVOICE_DATE] < pd.Timestamp(at)]
     return pd.concat([net, t[t.kind == 'credit']]).sort_values([INVOICE_DATE, LINE_ID], kind='stable')
 
-def catalogue(tx: pd.DataFrame, at: pd.Timestamp | None = None) -> pd.Index:
+def catalogue(tx: pd.DataFrame, at: pd.Timestamp | None = None,
+              net: pd.DataFrame | None = None, # `net_sales(tx, at)`, if already computed
+             ) -> pd.Index:
     "The products of the net sales before `at` (all: None), sorted: the catalogue every page counts (`product_count`) and recommendations cover (`catalogue_coverage`)."
-    return pd.Index(sorted(net_sales(tx, at)[STOCK_CODE].astype(str).unique()), name=STOCK_CODE)
+    net = net_sales(tx, at) if net is None else net
+    return pd.Index(sorted(net[STOCK_CODE].astype(str).unique()), name=STOCK_CODE)
 
-def product_count(tx: pd.DataFrame, at: pd.Timestamp | None = None) -> int:
+def product_count(tx: pd.DataFrame, at: pd.Timestamp | None = None, net: pd.DataFrame | None = None) -> int:
     "Products in the catalogue: one definition for the ingest report, the dashboard and the index."
-    return len(catalogue(tx, at))
+    return len(catalogue(tx, at, net))
 
 def catalogue_coverage(recommended, # product codes on anyone's list
                        products: pd.Index) -> float: # `catalogue`
@@ -306,23 +309,23 @@ def customer_country(net: pd.DataFrame) -> pd.Series:
     n = net.groupby([CUSTOMER_ID, COUNTRY]).size().rename('n').reset_index()
     return n.sort_values([CUSTOMER_ID, 'n', COUNTRY], ascending=[True, False, True]).drop_duplicates(CUSTOMER_ID).set_index(CUSTOMER_ID)[COUNTRY]
 
-def country_revenue(tx: pd.DataFrame, at: pd.Timestamp | None = None) -> pd.DataFrame:
+def country_revenue(tx: pd.DataFrame, at: pd.Timestamp | None = None, net: pd.DataFrame | None = None) -> pd.DataFrame:
     "Net sales before `at` by the customer's country (`customer_country`): customers, invoices, net sales and share, largest first; the one definition of every page's country figures."
-    net = net_sales(tx, at)
+    net = net_sales(tx, at) if net is None else net
     c = net.assign(**{COUNTRY: net[CUSTOMER_ID].map(customer_country(net))})
     out = c.groupby(COUNTRY).agg(customers=(CUSTOMER_ID, 'nunique'), invoices=(INVOICE_NO, 'nunique'), revenue=(REVENUE, 'sum'))
     return out.assign(share=out.revenue / out.revenue.sum()).sort_values(['revenue'], ascending=False)
 
-def overview(tx: pd.DataFrame) -> dict:
+def overview(tx: pd.DataFrame, net: pd.DataFrame | None = None) -> dict:
     "Headline figures of a transactions table: counts of the net sales; `net_sales` (products) and `revenue` (net revenue: net sales less credits)."
-    net = net_sales(tx)
+    net = net_sales(tx) if net is None else net
     return dict(lines=len(net), customers=int(net[CUSTOMER_ID].nunique()), invoices=int(net[INVOICE_NO].nunique()),
-                products=product_count(tx), countries=int(net[COUNTRY].nunique()), net_sales=round(float(net[REVENUE].sum()), 2),
+                products=product_count(tx, net=net), countries=int(net[COUNTRY].nunique()), net_sales=round(float(net[REVENUE].sum()), 2),
                 revenue=round(float(revenue_lines(tx, net=net)[REVENUE].sum()), 2), date_min=str(net[INVOICE_DATE].min()), date_max=str(net[INVOICE_DATE].max()))
 
-def monthly(tx: pd.DataFrame) -> pd.DataFrame:
+def monthly(tx: pd.DataFrame, net: pd.DataFrame | None = None) -> pd.DataFrame:
     "Net sales (products, as the dashboard's trend), net revenue (credits on their date), invoices and active customers (of the net sales) per calendar month."
-    net = net_sales(tx); rev = revenue_lines(tx, net=net)
+    net = net_sales(tx) if net is None else net; rev = revenue_lines(tx, net=net)
     g = net.groupby(net[INVOICE_DATE].dt.to_period('M'))
     return pd.DataFrame({'net_sales': g[REVENUE].sum(), 'revenue': rev.groupby(rev[INVOICE_DATE].dt.to_period('M'))[REVENUE].sum(), 'invoices': g[INVOICE_NO].nunique(),
                          'customers': g[CUSTOMER_ID].nunique()}).rename_axis('month').reset_index()
