@@ -26,6 +26,7 @@ def flat(x, key=''):
 
 def same(a, b) -> bool:
     if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)): return a == b
+    if isinstance(a, int) and isinstance(b, int): return a == b      # counts (customers, list sizes, flags) exactly
     if math.isnan(a) or math.isnan(b): return math.isnan(a) and math.isnan(b)
     return abs(a - b) <= max(ATOL, RTOL * abs(b))
 

@@ -239,10 +239,12 @@ def create_app(service: Service) -> 'FastAPI':
         row = service.scorer.features(tx, returns, as_of)
         if row.empty: return _detail(422, f"no purchase before as_of {as_of:%Y-%m-%d}: nothing to score (the features see only lines strictly before it)", ['body', 'as_of'])
         cid = int(row[CUSTOMER_ID].iloc[0])
-        return {'customer_id': cid, 'as_of': f'{as_of:%Y-%m-%d}', **service.scorer.score(row),
+        return {'customer_id': cid, 'as_of': f'{as_of:%Y-%m-%d}', **service.scorer.score(row, as_of),
                 'lines': {'received': len(lines), 'sale_lines_used': int((tx[INVOICE_DATE] < as_of).sum()), 'on_or_after_as_of': int((tx[INVOICE_DATE] >= as_of).sum())},
                 'model_versions': {k: service.versions[k] for k in ('clv', 'churn', 'segments')},
                 'notes': ([f"as_of {as_of:%Y-%m-%d} is after the models' score date {service.as_of:%Y-%m-%d}: the models were fitted on data before it"] if as_of > service.as_of else [])
+                         + ([f"no seasonal factor: last year's factors belong to the windows after the score date {service.as_of:%Y-%m-%d}, not after as_of"]
+                            if service.scorer.clv.get('seasonal') and as_of != service.scorer.score_date else [])
                          + (["clv low/high are null: an interval is computed for the batch scores only"])}
 
     @app.get('/health', summary='Liveness')

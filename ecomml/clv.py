@@ -222,7 +222,8 @@ def seasonal_index(tx: pd.DataFrame, returns: pd.DataFrame, # clean transactions
                    windows_days: list, # forecast windows in days (the score horizons and the CLV's months × 30)
                    model: str = 'bgnbd', time_unit: str = 'D', penalizer: float = 0.0, spend_penalizer: float = 0.0,
                   ) -> dict | None:
-    "`seasonal_factor` of each window a year before `at`, keyed by its days; None if the data cannot give one for every window."
+    "`seasonal_factor` of each window a year before `at`, keyed by its days; None if the data cannot give one for every window (or a window is longer than a year)."
+    if max(windows_days) > 365: return None
     out = {int(d): seasonal_factor(tx, returns, at, int(d), model, time_unit, penalizer, spend_penalizer) for d in sorted(set(windows_days))}
     return None if any(v is None for v in out.values()) else out
 

@@ -193,7 +193,8 @@ def model_health(metrics: dict, # stage name -> its metrics JSON
     is_base = d['model'].str.contains('baseline itself')
     base_words = {'beats': 'the baseline beats every model', 'ties': 'the baseline ties with the best model', 'loses': 'the baseline; a model is better on this figure'}
     d['verdict'] = [base_words[v] if b else VERDICT_WORDS[v] for v, b in zip(d['beats baseline'], is_base)]
-    d['outcome'] = d['beats baseline']          # beats / ties / loses: what the pages count
+    # what the pages count: does a model beat the naive baseline on this figure? Where the baseline itself is served, its 'beats' means no model does
+    d['outcome'] = [{'beats': 'loses', 'loses': 'beats'}.get(v, v) if b else v for v, b in zip(d['beats baseline'], is_base)]
     return d.drop(columns='beats baseline')
 
 # %% ../nbs/07_dashboard.ipynb

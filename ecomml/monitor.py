@@ -169,7 +169,7 @@ def clv_decay(store: pd.DataFrame, # the feature store at monthly cutoffs
               challenger: str = 'bgnbd', # a model the served one is compared with when it is the baseline itself
               horizon_days: int = 90, time_unit: str = 'D', seed: int = 42, ml: dict | None = None,
              ) -> pd.DataFrame:
-    "At every matured cutoff: the revenue measures of `ecomml.value.value_measures` (capture, Spearman, aggregate error, MAE, RMSE) and the predicted total of the served model, the calibration-rate baseline and `challenger`, refitted on the data before it."
+    "At every matured cutoff: the revenue measures of `ecomml.value.value_measures` (capture, Spearman, aggregate error, MAE, RMSE) and the predicted total of the served model (before any seasonal factor of `clv.seasonal`), the calibration-rate baseline and `challenger`, refitted on the data before it."
     from ecomml.clv import holdout_metrics
     rows = []
     for c in matured_cutoffs(store):
@@ -326,7 +326,7 @@ def checks(clv: pd.DataFrame, churn: pd.DataFrame, recs: pd.DataFrame, # decay t
         else:
             add('clv_vs_baseline', d, v, -clv_tolerance, v < -clv_tolerance,
                 f"CLV at {d}: the served {name(pred)} ({mw} {fmt(x)}) {'loses to' if v < -clv_tolerance else 'ties with' if v <= clv_tolerance else 'beats'} the calibration-rate baseline ({fmt(b)}; "
-                f"a difference within {clv_tolerance:.0%} is a tie, as when the model was chosen)")
+                f"a relative difference within {clv_tolerance:.0%} is a tie)")
     # the aggregate error against the model's own history, and a bias of one sign that persists
     if len(clv):
         err = clv[f'{pred}_aggregate_error_pct'].astype(float).reset_index(drop=True)
@@ -411,7 +411,8 @@ def verdict(flags: pd.DataFrame) -> dict:
     latest = flags.sort_values('date', kind='stable').groupby('check', sort=False).tail(1)
     hit = latest[latest.triggered]
     return {'retrain_recommended': bool(len(hit)), 'reasons': hit.words.tolist(),
-            'checks': {r.check: {'date': r.date, 'value': round(r.value, 4), 'threshold': r.threshold, 'triggered': r.triggered} for r in latest.itertuples()}}
+            'checks': {r.check: {'date': r.date, 'value': round(r.value, 4), 'threshold': r.threshold if np.isfinite(r.threshold) else None, 'triggered': r.triggered}   # None: not judged
+                       for r in latest.itertuples()}}
 
 # %% ../nbs/06b_monitor.ipynb
 def inject_change(raw: pd.DataFrame, # raw lines in the workbook's schema (e.g. from `ecomml.synthetic.simulate_store`)

@@ -113,6 +113,9 @@ class Scorer:
         import duckdb
         self._con = duckdb.connect(config={'threads': 1})
         self.score_date = pd.Timestamp(self.clv['score_date'])
+        p = self.clv['params']; need = {str(h) for h in p['score_horizons_days']} | {str(p['clv_months'] * 30)}
+        if (sea := self.clv.get('seasonal')) and (miss := sorted(need - set(sea), key=int)):
+            raise ValueError(f"models/clv/model.json: the seasonal factors lack the {', '.join(miss)}-day window(s): rerun the clv stage (dvc repro)")
         self._query(self.score_date)          # compiled at start-up (~0.5 s): the first request at the score date is as fast as the rest
 
     def _query(self, as_of: pd.Timestamp) -> str:
@@ -134,7 +137,9 @@ class Scorer:
         from ecomml.features import run_features_sql
         with self._lock: return run_features_sql(self._query(as_of), tx, returns, self._con)
 
-    def score(self, row: pd.DataFrame) -> dict:
+    def score(self, row: pd.DataFrame,
+              as_of: pd.Timestamp | None = None, # the row's date: last year's seasonal factors belong to the score date's windows only (None: the score date)
+             ) -> dict:
         "CLV, expected purchases, P(alive), churn probability and risk band, segment and cluster of a feature-store row."
         from ecomml.btyd import expected_purchases, expected_spend, lifetime_value, purchases_if_alive
         from ecomml.churn import model_inputs, risk_band, value_at_risk
@@ -149,7 +154,8 @@ class Scorer:
         else:
             purchases = {h: float(expected_purchases(self.btyd, row, h, unit)[0]) for h in p['score_horizons_days']}
             value = float(lifetime_value(self.btyd, self.gg, row, M, p['monthly_discount'], time_unit=unit)[0])
-        sea = self.clv.get('seasonal') or {}        # last year's factors of each window (clv.seasonal), as the batch scores carry them
+        at_score_date = as_of is None or pd.Timestamp(as_of) == self.score_date
+        sea = (self.clv.get('seasonal') or {}) if at_score_date else {}     # last year's factors of the score date's windows (clv.seasonal), as the batch scores carry them
         purchases = {h: v * sea[str(h)]['purchases'] if str(h) in sea else v for h, v in purchases.items()}
         value *= sea[str(M * 30)]['revenue'] if str(M * 30) in sea else 1.0
         if_active = purchases_if_alive(self.btyd, row, H, unit) * expected_spend(self.gg, row) * (sea[str(H)]['revenue'] if str(H) in sea else 1.0)

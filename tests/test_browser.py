@@ -183,9 +183,10 @@ def test_one_number_per_fact(root, browser):
         return [...t.querySelectorAll('tbody tr')].map(r => r.querySelectorAll('td, th')[i].innerText.trim()); }""")
     on_index, on_dash = verdicts(pages['index']), verdicts(pages['dashboard'])
     assert on_index == on_dash and on_index, (on_index, on_dash)
-    outcome = lambda v: 'ties' if 'ties with' in v else 'beats' if v in ('beats the baseline', 'the baseline beats every model') else 'loses'
+    # does a model beat the naive baseline on this figure? Where the baseline itself is served and beats every model, none does
+    outcome = lambda v: 'ties' if 'ties with' in v else 'beats' if v in ('beats the baseline', 'the baseline; a model is better on this figure') else 'loses'
     loses, ties = sum(outcome(v) == 'loses' for v in on_index), sum(outcome(v) == 'ties' for v in on_index)
     said = re.search(r'(\d+) of (\d+) model figures do not beat their naive baseline and (\d+) tie', pages['07_dashboard'].inner_text('body'))
     if said: assert (int(said.group(1)), int(said.group(2)), int(said.group(3))) == (loses, len(on_index), ties), (said.group(0), on_index)
-    else: assert loses == ties == 0 or 'Every model beats' in pages['07_dashboard'].inner_text('body')
+    else: assert loses == ties == 0 and 'Every model beats' in pages['07_dashboard'].inner_text('body'), on_index
     for p in pages.values(): p.context.close()
