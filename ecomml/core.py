@@ -203,6 +203,11 @@ def _ipc_kernel_manager(folder: str):
         def _transport_default(self): return 'ipc'
         @default('ip')
         def _ip_default(self): return os.path.join(folder, 'kernel')
+        async def _async_interrupt_kernel(self):
+            # jupyter_client interrupts (SIGINT) before every shutdown request; an idle ipykernel then logs
+            # "ERROR | KeyboardInterrupt caught in kernel" after a stage that succeeded. A finished stage is shut down without it.
+            if getattr(self, 'shutting_down', False): return
+            await super()._async_interrupt_kernel()
     return IPCKernelManager
 
 def run_stage(stage: str, # stage or notebook name
