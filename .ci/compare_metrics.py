@@ -1,5 +1,6 @@
-"""Same data, same params, same decisions on any machine (issue 30): compare the metrics a fresh `dvc repro` wrote with the ones
-committed in git (reports/metrics/*.json, written on the machine of benchmarks/RESULTS.md).
+"""Same data, same params, same decisions on any machine (issue 30): compare the metrics a fresh `dvc repro` wrote
+(reports/metrics/*.json, DVC outputs) with the reference committed in .ci/reference_metrics.json (written on the machine of
+benchmarks/RESULTS.md).
 
 The stated tolerance: every number within a relative 1e-3 or an absolute 1e-4 of the committed one (the metrics are rounded to
 four decimals, so a last-bit difference can move the last digit); every decision (a model's name, a list, a band, a yes/no, a text)
@@ -8,10 +9,10 @@ Haswell kernels, NumPy's AVX2 paths on any x86-64 CPU with AVX2), so that on suc
 Measured with other arithmetic forced (OpenBLAS's Sandybridge kernels and NumPy's SSE paths, benchmarks/RESULTS.md): 4 of 910
 figures moved, by at most 3e-4 (ALS's coverage and NDCG), and no decision.
 
-Run from the project root after `dvc repro`: `python .ci/compare_metrics.py [REV]` (REV: the commit to compare with, default HEAD).
-Exits 1 and lists every figure that moved. After a change that moves metrics on purpose, commit the new reports/metrics with dvc.lock.
+Run from the project root after `dvc repro`: `python .ci/compare_metrics.py`. Exits 1 and lists every figure that moved.
+After a change that moves metrics on purpose: `python .ci/compare_metrics.py --write`, and commit the reference with dvc.lock.
 """
-import json, math, subprocess, sys
+import json, math, sys
 from pathlib import Path
 
 RTOL, ATOL = 1e-3, 1e-4
@@ -31,22 +32,29 @@ def same(a, b) -> bool:
     return abs(a - b) <= max(ATOL, RTOL * abs(b))
 
 
-def main(rev='HEAD'):
+REFERENCE = Path('.ci/reference_metrics.json')
+
+
+def main(write=False):
     files = sorted(Path('reports/metrics').glob('*.json'))
-    committed = subprocess.run(['git', 'ls-tree', '--name-only', rev, 'reports/metrics/'], capture_output=True, text=True, check=True).stdout.split()
-    if not committed: sys.exit(f"no reports/metrics/*.json committed at {rev}: nothing to compare with")
+    if not files: sys.exit("no reports/metrics/*.json: run `dvc repro` first")
+    fresh = {f.name: json.loads(f.read_text()) for f in files}
+    if write:
+        REFERENCE.write_text(json.dumps(fresh, indent=1, sort_keys=True) + '\n')
+        print(f"wrote {REFERENCE}: {len(fresh)} metrics files"); return
+    if not REFERENCE.is_file(): sys.exit(f"no {REFERENCE}: write it with --write on the reference machine")
+    committed = json.loads(REFERENCE.read_text())
     bad, n = [], 0
-    for path in sorted(set(committed) | {str(f) for f in files}):
-        if path not in committed: bad.append(f"{path}: written by the run, not committed"); continue
-        if not Path(path).is_file(): bad.append(f"{path}: committed, not written by the run"); continue
-        ref = flat(json.loads(subprocess.run(['git', 'show', f'{rev}:{path}'], capture_output=True, text=True, check=True).stdout))
-        new = flat(json.loads(Path(path).read_text()))
+    for name in sorted(set(committed) | set(fresh)):
+        if name not in committed: bad.append(f"{name}: written by the run, not in the reference"); continue
+        if name not in fresh: bad.append(f"{name}: in the reference, not written by the run"); continue
+        ref, new = flat(committed[name]), flat(fresh[name])
         for k in sorted(set(ref) | set(new)):
             n += 1
-            if k not in new: bad.append(f"{path} {k}: missing (committed {ref[k]!r})")
-            elif k not in ref: bad.append(f"{path} {k}: new ({new[k]!r})")
-            elif not same(new[k], ref[k]): bad.append(f"{path} {k}: {new[k]!r}, committed {ref[k]!r}")
-    print(f"{n} figures in {len(committed)} metrics files compared with {rev} (numbers within a relative {RTOL:g}, decisions exactly)")
+            if k not in new: bad.append(f"{name} {k}: missing (reference {ref[k]!r})")
+            elif k not in ref: bad.append(f"{name} {k}: new ({new[k]!r})")
+            elif not same(new[k], ref[k]): bad.append(f"{name} {k}: {new[k]!r}, reference {ref[k]!r}")
+    print(f"{n} figures in {len(committed)} metrics files compared with {REFERENCE} (numbers within a relative {RTOL:g} or {ATOL:g}, counts and decisions exactly)")
     if bad:
         print(f"{len(bad)} moved:\n" + '\n'.join(f"  {b}" for b in bad[:200]))
         sys.exit(1)
@@ -54,4 +62,4 @@ def main(rev='HEAD'):
 
 
 if __name__ == '__main__':
-    main(*sys.argv[1:2])
+    main(write='--write' in sys.argv[1:])
