@@ -9,10 +9,11 @@ import pandas as pd
 from .core import *
 from .ingest import REPEAT_MIN_ORDERS, net_sales, catalogue, catalogue_coverage, repeat_rate
 from .segments import SEGMENTS, ACTIONS
+from .value import MEASURES, versus     # the one beats / ties / loses rule, the monitor's too
 
 # %% auto 0
 __all__ = ['BANDS', 'VERDICT_WORDS', 'customer_table', 'kpis', 'codes', 'cube', 'monthly_facts', 'migration_pairs', 'next_step',
-           'dashboard_data', 'versus', 'model_health', 'index_html']
+           'dashboard_data', 'model_health', 'index_html']
 
 # %% ../nbs/07_dashboard.ipynb
 def customer_table(store: pd.DataFrame, # feature store (its last cutoff is the score date)
@@ -135,22 +136,13 @@ def dashboard_data(cust: pd.DataFrame, # customer_table
     }
 
 # %% ../nbs/07_dashboard.ipynb
-def versus(a: float | None, b: float | None, # the model's and the baseline's value of one figure
-           higher: bool | None, # True: higher is better; False: lower; None: nearer zero
-           tolerance: float = 0.01, # a relative difference within this is a tie
-          ) -> str:
-    "'beats', 'ties' or 'loses': the one rule every page uses to say whether a model beats its baseline."
-    if a is None or b is None or not (np.isfinite(a) and np.isfinite(b)): return 'loses'
-    gain = (a - b) if higher else (b - a) if higher is False else (abs(b) - abs(a))
-    return 'ties' if abs(gain) <= tolerance * max(abs(b), 1e-12) else 'beats' if gain > 0 else 'loses'
-
 VERDICT_WORDS = {'beats': 'beats the baseline', 'ties': 'ties with the baseline', 'loses': 'does not beat the baseline'}
 
 def model_health(metrics: dict, # stage name -> its metrics JSON
                  versions: dict, # stage name -> model version
                  clv_tolerance: float = 0.01, # CLV: a relative difference within this is a tie (churn and recommendations: their stage's select_tolerance)
                 ) -> pd.DataFrame:
-    "One row per model: what it predicts, the figure, the model's value, the best naive baseline's, and the verdict (`versus`)."
+    "One row per model: what it predicts, the figure, the model's value, the best naive baseline's, and the verdict (`ecomml.value.versus`)."
     rows = []
     m = metrics.get('clv')
     if m:
@@ -166,7 +158,7 @@ def model_health(metrics: dict, # stage name -> its metrics JSON
             label = (f"share of holdout revenue held by the top {k[-2:]}% predicted, higher is better" if k.startswith('capture') else
                      f"aggregate revenue error (%), nearer zero is better" if k == 'aggregate_error_pct' else
                      f"{'revenue (£)' if t == 'revenue' else 'purchase days'} {k.upper() if k != 'spearman' else 'Spearman'} per customer, {'higher' if k == 'spearman' else 'lower'} is better")
-            ok = versus(a, b, True if k == 'spearman' or k.startswith('capture') else None if k == 'aggregate_error_pct' else False, clv_tolerance)
+            ok = versus(a, b, MEASURES[k][1], clv_tolerance)
             rows.append(('customer lifetime value', nm, label, a, base_nm, b, ok, versions.get('clv'), m.get('select_cutoff')))
     m = metrics.get('churn')
     if m:

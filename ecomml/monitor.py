@@ -310,7 +310,7 @@ def checks(clv: pd.DataFrame, churn: pd.DataFrame, recs: pd.DataFrame, # decay t
     name = model_words
     rows = []
     def add(check, date, value, threshold, triggered, words): rows.append(dict(check=check, date=str(date)[:10], value=float(value), threshold=float(threshold), triggered=bool(triggered), words=words))
-    from ecomml.value import MEASURES, better
+    from ecomml.value import MEASURES, better, versus
     base = served['clv'] in ('calibration_rate', 'zero')
     met = served.get('clv_metric', 'mae')             # the measure the CLV stage chose the served model on (clv.select_metric)
     fmt = (lambda v: f"{v:.1%}") if met.startswith('capture') else (lambda v: f"{v:.3f}") if met == 'spearman' else (lambda v: f"{v:+.1f}%") if met == 'aggregate_error_pct' else (lambda v: f"£{v:,.0f}")
@@ -320,12 +320,13 @@ def checks(clv: pd.DataFrame, churn: pd.DataFrame, recs: pd.DataFrame, # decay t
         d = r.cutoff.date()
         x, b = (getattr(r, f'{challenger if base else pred}_{met}'), getattr(r, f'calibration_rate_{met}'))
         v = better(met, x, b) / max(abs(b), 1e-12)          # relative: how much better than the baseline (negative: worse)
+        o = versus(x, b, MEASURES[met][1], clv_tolerance)    # the dashboard's and the index's rule
         if base:
-            add('clv_vs_baseline', d, v, clv_tolerance, v > clv_tolerance,
-                f"CLV at {d}: {name(challenger)} ({mw} {fmt(x)}) {'beats' if v > clv_tolerance else 'does not beat'} the served calibration-rate baseline ({fmt(b)}) by more than {clv_tolerance:.0%}")
+            add('clv_vs_baseline', d, v, clv_tolerance, o == 'beats',
+                f"CLV at {d}: {name(challenger)} ({mw} {fmt(x)}) {'beats' if o == 'beats' else 'does not beat'} the served calibration-rate baseline ({fmt(b)}) by more than {clv_tolerance:.0%}")
         else:
-            add('clv_vs_baseline', d, v, -clv_tolerance, v < -clv_tolerance,
-                f"CLV at {d}: the served {name(pred)} ({mw} {fmt(x)}) {'loses to' if v < -clv_tolerance else 'ties with' if v <= clv_tolerance else 'beats'} the calibration-rate baseline ({fmt(b)}; "
+            add('clv_vs_baseline', d, v, -clv_tolerance, o == 'loses',
+                f"CLV at {d}: the served {name(pred)} ({mw} {fmt(x)}) {'loses to' if o == 'loses' else 'ties with' if o == 'ties' else 'beats'} the calibration-rate baseline ({fmt(b)}; "
                 f"a relative difference within {clv_tolerance:.0%} is a tie)")
     # the aggregate error against the model's own history, and a bias of one sign that persists
     if len(clv):

@@ -10,9 +10,9 @@ import pandas as pd
 from .core import *
 
 # %% auto 0
-__all__ = ['MEASURES', 'capture', 'value_measures', 'better', 'decile_calibration', 'paired_bootstrap', 'difference_intervals',
-           'history_per_year', 'plausibility', 'plausibility_summary', 'decision_table', 'rank_key',
-           'choose_value_model', 'extreme_values', 'next_order_days']
+__all__ = ['MEASURES', 'capture', 'value_measures', 'better', 'versus', 'decile_calibration', 'paired_bootstrap',
+           'difference_intervals', 'history_per_year', 'plausibility', 'plausibility_summary', 'decision_table',
+           'rank_key', 'choose_value_model', 'extreme_values', 'next_order_days']
 
 # %% ../nbs/02b_value.ipynb
 def capture(actual: np.ndarray, # what each customer spent in the holdout
@@ -54,6 +54,15 @@ def better(measure: str, x: float, y: float) -> float:
     "How much better `x` is than `y` on `measure` (positive: better): higher, lower, or nearer zero for the aggregate error."
     hi = MEASURES[measure][1]
     return x - y if hi else (y - x if hi is False else abs(y) - abs(x))
+
+def versus(a: float | None, b: float | None, # a model's and its baseline's value of one figure
+           higher: bool | None, # True: higher is better; False: lower; None: nearer zero (as `MEASURES`)
+           tolerance: float = 0.01, # a relative difference within this is a tie
+          ) -> str:
+    "'beats', 'ties' or 'loses': the one rule by which every page and the monitor say whether a model beats its baseline."
+    if a is None or b is None or not (np.isfinite(a) and np.isfinite(b)): return 'loses'
+    gain = (a - b) if higher else (b - a) if higher is False else (abs(b) - abs(a))
+    return 'ties' if abs(gain) <= tolerance * max(abs(b), 1e-12) else 'beats' if gain > 0 else 'loses'
 
 # %% ../nbs/02b_value.ipynb
 def decile_calibration(actual: np.ndarray, predicted: np.ndarray, n: int = 10) -> pd.DataFrame:
