@@ -11,8 +11,8 @@ export ECOMML_DATA_DIR ?=
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade "pip>=24"
-	$(BIN)/pip install -q -e ".[dev]" -c requirements.lock
+	$(BIN)/pip install -q "uv==0.13.9"
+	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[dev]" -c requirements.lock   # the pinned set: uv resolves and installs it in ~40 s (pip: ~2 min)
 	touch $@
 
 install: $(VENV)/.installed

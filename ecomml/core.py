@@ -16,7 +16,7 @@ __all__ = ['CUSTOMER_ID', 'INVOICE_NO', 'STOCK_CODE', 'DESCRIPTION', 'INVOICE_DA
            'DATA_INTERIM', 'DATA_FEATURES', 'DATA_SCORES', 'DATA_CACHE', 'MODELS', 'REPORTS', 'METRICS', 'PLOTS',
            'model_words', 'project_root', 'atomic_path', 'write_outputs', 'load_params', 'notebook_title',
            'render_html', 'external_resources', 'stage_notebook', 'notebook_parameters', 'StageFailed',
-           'pipeline_cells', 'run_stage', 'same_arithmetic', 'stage_cli']
+           'pipeline_cells', 'run_stage', 'same_arithmetic', 'stage_cli', 'in_processes']
 
 # %% ../nbs/00_core.ipynb
 CUSTOMER_ID, INVOICE_NO, STOCK_CODE, DESCRIPTION = 'customer_id', 'invoice_no', 'stock_code', 'description'
@@ -278,3 +278,24 @@ def stage_cli():
         try: t = run_stage(s)
         except (StageFailed, ValueError, FileNotFoundError) as e: sys.exit(f"ecomml-stage: {e}")   # ParamsError is a ValueError
         print(f"stage {t['stage']}: executed in {t['execute_s']} s, report rendered in {t['render_s']} s")
+
+# %% ../nbs/00_core.ipynb
+def _call_pickled(fn: bytes, x) -> bytes:
+    import cloudpickle
+    return cloudpickle.dumps(cloudpickle.loads(fn)(x))
+
+def in_processes(fn, # one argument; a notebook's function or closure too (sent with cloudpickle)
+                 items, # the arguments, one task each: put the longest first
+                 n_jobs: int | None = None, # processes (None: one per core, at most 4 and at most one per item; 1: a plain loop)
+                ) -> list:
+    """`[fn(x) for x in items]` in forked processes, with the loop's results: each task is seeded by its own arguments, so the
+    order and the number of processes change nothing. Results come back through cloudpickle (fitted lifetimes models hold
+    lambdas). The workers end when the call returns (joblib's reusable loky workers would stay up for 300 s and keep a kernel
+    that is shutting down waiting)."""
+    items = list(items)
+    jobs = min(os.cpu_count() or 1, 4, len(items)) if n_jobs is None else n_jobs
+    if jobs <= 1 or len(items) <= 1: return [fn(x) for x in items]
+    from joblib import Parallel, delayed
+    import cloudpickle
+    f = cloudpickle.dumps(fn)
+    return [cloudpickle.loads(b) for b in Parallel(n_jobs=jobs, backend='multiprocessing')(delayed(_call_pickled)(f, x) for x in items)]
