@@ -203,7 +203,16 @@ def clean(tx: pd.DataFrame, # transactions from `to_transactions`
         drop = mask(tx).to_numpy(bool); n = int(drop.sum())
         rows.append(dict(rule=rule, rows_in=len(tx), removed=n, rows_out=len(tx) - n))
         steps.append((f'− {_WORDS[rule]}', n, -int(milli[drop].sum())))
-        if rule == 'cancellation': cancels = tx[drop]
+        if rule == 'cancellation':
+            cancels = tx[drop]
+            # a line taking goods back is a cancellation only when marked as one (UCI: an invoice number starting 'C'); an unmarked
+            # one would fall to the quantity rule below and leave its sale counted gross: an error instead (a 'c' prefix, say)
+            odd = (~drop & (tx[QUANTITY] < 0).to_numpy(bool)).nonzero()[0]
+            if len(odd):
+                r = tx.iloc[odd[0]]
+                raise RawDataError(f"{name}: {len(odd):,} line{'s' if len(odd) != 1 else ''} with a negative quantity but no cancellation mark (an invoice "
+                                   f"number starting 'C'), first in row {int(r[LINE_ID]) + 2} (invoice {r[INVOICE_NO]!r}, quantity {r[QUANTITY]}): "
+                                   "a return must be marked as the source marks them, or it is counted as a sale")
         if rule == 'non_product': manual_sales = tx[drop & tx[STOCK_CODE].isin(list(manual_codes)).fillna(False).to_numpy(bool) & (tx[QUANTITY] > 0).to_numpy()]
         if n: tx, milli = tx[~drop], milli[~drop]        # a rule that takes nothing out leaves the table as it is
         if len(tx) == 0:
@@ -234,6 +243,8 @@ def clean(tx: pd.DataFrame, # transactions from `to_transactions`
     kind[discount] = 'discount'
     kind[nonprod & ~manual & ~discount] = 'non_product'
     returns = cancels.assign(netted_quantity=netted, treatment=kind.astype(str)).reset_index(drop=True)
+    if returns.empty:    # a shop with no returns: an empty text column goes to Parquet as type null, which DuckDB reads as INTEGER (the features stage stopped)
+        returns = returns.astype({c: 'string' for c in returns.columns if returns[c].dtype == object})
     credit = np.isin(kind, CREDITS)
     if credit.any(): parts.append(cancels[credit].assign(kind='credit', cancels=pd.array([pd.NA] * int(credit.sum()), dtype='Int64'))[sales.columns])
     # the reconciliation: booked value of the netted quantities (product cancellations at their own price, manual credits at

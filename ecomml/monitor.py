@@ -158,6 +158,7 @@ def matured_cutoffs(store: pd.DataFrame) -> list:
 def served_clv_predictions(cal: pd.DataFrame, # the store at one cutoff
                            model: str, # the served model (clv.json's chosen_model): calibration_rate, a BTYD model, or gradient_boosting
                            store: pd.DataFrame, horizon_days: int = 90, time_unit: str = 'D', seed: int = 42, ml: dict | None = None,
+                           penalizer: float = 0.0, spend_penalizer: float = 0.0, # the clv stage's (its model card's `params`): a small shop's fits need them
                           ) -> tuple[np.ndarray, np.ndarray]:
     "(purchase days, revenue) in the `horizon_days` after the cutoff of every customer at it, by the served CLV model fitted on what was known then."
     from ecomml.clv import btyd_predictions, ml_predictions, naive_predictions
@@ -166,12 +167,13 @@ def served_clv_predictions(cal: pd.DataFrame, # the store at one cutoff
         res = ml_predictions(store, cal[CUTOFF].iloc[0], horizon_days, seed, **(ml or {}))
         if res is None: raise ValueError(f"cutoff {cal[CUTOFF].iloc[0]:%Y-%m-%d}: no earlier window to learn gradient boosting from")
         return res[0]
-    return btyd_predictions(cal, horizon_days, [model], time_unit=time_unit)[0][model]
+    return btyd_predictions(cal, horizon_days, [model], penalizer, spend_penalizer, time_unit)[0][model]
 
 def clv_decay(store: pd.DataFrame, # the feature store at monthly cutoffs
               served: str, # the served CLV model
               challenger: str = 'bgnbd', # a model the served one is compared with when it is the baseline itself
               horizon_days: int = 90, time_unit: str = 'D', seed: int = 42, ml: dict | None = None,
+              penalizer: float = 0.0, spend_penalizer: float = 0.0, # the BTYD fits' penalties (clv.penalizer, clv.spend_penalizer)
              ) -> pd.DataFrame:
     "At every matured cutoff: the revenue measures of `ecomml.value.value_measures` (capture, Spearman, aggregate error, MAE, RMSE) and the predicted total of the served model (before any seasonal factor of `clv.seasonal`), the calibration-rate baseline and `challenger`, refitted on the data before it."
     from ecomml.clv import holdout_metrics
@@ -181,7 +183,7 @@ def clv_decay(store: pd.DataFrame, # the feature store at monthly cutoffs
         names = list(dict.fromkeys([served, 'calibration_rate', challenger]))
         r = dict(cutoff=c, customers=len(cal), actual_revenue=float(cal.target_revenue.sum()))
         for n in names:
-            try: pur, rev = served_clv_predictions(cal, n, store, horizon_days, time_unit, seed, ml)
+            try: pur, rev = served_clv_predictions(cal, n, store, horizon_days, time_unit, seed, ml, penalizer, spend_penalizer)
             except ValueError: continue                # gradient boosting before any earlier window
             m = holdout_metrics(cal.target_revenue, rev)
             r.update({f'{n}_{k}': v for k, v in m.items()}); r[f'{n}_predicted_revenue'] = float(np.sum(rev))
@@ -233,7 +235,8 @@ def recs_decay(tx: pd.DataFrame, cutoffs: list, # clean transactions; the mature
 
 # %% ../nbs/06b_monitor.ipynb
 def served_scores(store: pd.DataFrame, cutoff: pd.Timestamp, churn_model: str, hyperparameters: dict, clv_model: str,
-                  horizon_days: int = 90, time_unit: str = 'D', seed: int = 42, ml: dict | None = None) -> pd.DataFrame:
+                  horizon_days: int = 90, time_unit: str = 'D', seed: int = 42, ml: dict | None = None,
+                  penalizer: float = 0.0, spend_penalizer: float = 0.0) -> pd.DataFrame:
     "Churn probability and predicted revenue in the next `horizon_days` of every customer at `cutoff`, by the served models fitted on what was known then."
     from ecomml.churn import churn_label, make_classifier, model_inputs
     from ecomml.clv import training_rows
@@ -241,19 +244,20 @@ def served_scores(store: pd.DataFrame, cutoff: pd.Timestamp, churn_model: str, h
     train = training_rows(store, cutoff, horizon_days)
     if train.empty: raise ValueError(f"cutoff {pd.Timestamp(cutoff):%Y-%m-%d}: no earlier window to fit the churn model on")
     p = make_classifier(churn_model, seed, **hyperparameters).fit(model_inputs(train, churn_model), churn_label(train)).predict_proba(model_inputs(cal, churn_model))[:, 1]
-    _, rev = served_clv_predictions(cal, clv_model, store, horizon_days, time_unit, seed, ml)
+    _, rev = served_clv_predictions(cal, clv_model, store, horizon_days, time_unit, seed, ml, penalizer, spend_penalizer)
     return pd.DataFrame({CUSTOMER_ID: cal[CUSTOMER_ID], 'churn_probability': p, 'predicted_revenue': rev})
 
 def label_free(store: pd.DataFrame, churn_model: str, hyperparameters: dict, clv_model: str,
                horizon_days: int = 90, time_unit: str = 'D', seed: int = 42, ml: dict | None = None,
-               threshold: float = 0.25): # a served score drifts at this distance or more (monitor.max_score_drift)
+               threshold: float = 0.25, # a served score drifts at this distance or more (monitor.max_score_drift)
+               penalizer: float = 0.0, spend_penalizer: float = 0.0):
     """The newest cutoff, whose outcome is not known yet, against the newest matured one: drift of the served scores and the change in predicted
     totals (expected churners, predicted revenue). (summary dict, per-score drift table, Evidently snapshot) or None if every cutoff has matured."""
     cuts = sorted(pd.Timestamp(c) for c in store[CUTOFF].unique())
     mat = matured_cutoffs(store)
     if not mat or cuts[-1] in mat: return None
     new, ref = cuts[-1], mat[-1]
-    a, b = (served_scores(store, c, churn_model, hyperparameters, clv_model, horizon_days, time_unit, seed, ml) for c in (ref, new))
+    a, b = (served_scores(store, c, churn_model, hyperparameters, clv_model, horizon_days, time_unit, seed, ml, penalizer, spend_penalizer) for c in (ref, new))
     # one score at or beyond `threshold` is a finding, so the page reads 'Dataset Drift is detected' from one drifted column of the two
     tab, snap = drift_report(a[['churn_probability', 'predicted_revenue']], b[['churn_probability', 'predicted_revenue']], threshold, html=True, money=('predicted_revenue',), drift_share=0.5)
     actual = float(store.loc[store[CUTOFF] == ref, 'target_revenue'].sum())
@@ -449,6 +453,7 @@ def run_monitor(tx: pd.DataFrame, returns: pd.DataFrame, # clean transactions an
                 horizon_days: int = 90, time_unit: str = 'D', seed: int = 42,
                 recs: dict | None = None, # the `recs` params (k, popularity_days, model settings)
                 ml: dict | None = None, # gradient boosting's settings, if it is the served CLV model
+                btyd: dict | None = None, # {'penalizer', 'spend_penalizer'}: the clv stage's (models/clv/model.json's `params`)
                ) -> dict:
     "Everything the monitor stage reports: monthly volumes and drift, store drift, decay per matured cutoff, label-free checks, flags, the verdict, seconds per part."
     import time
@@ -462,12 +467,13 @@ def run_monitor(tx: pd.DataFrame, returns: pd.DataFrame, # clean transactions an
     out = {'volumes': month_volumes(orders, lines, tx, returns)}
     out['transactions'], out['month_snapshots'] = transaction_drift(orders, lines, thr, monitor['top_products'], monitor['line_sample'], seed); lap('transaction drift')
     out['store'], out['store_snapshots'] = store_drift(store, list(monitor['store_features']), thr); lap('store drift')
-    out['clv'] = clv_decay(store, served['clv'], monitor['challenger'], horizon_days, time_unit, seed, ml); lap('clv decay')
+    pen = {k: float((btyd or {}).get(k, 0.0)) for k in ('penalizer', 'spend_penalizer')}
+    out['clv'] = clv_decay(store, served['clv'], monitor['challenger'], horizon_days, time_unit, seed, ml, **pen); lap('clv decay')
     out['churn'], out['churn_bins'] = churn_decay(store, served['churn'], churn_hp, horizon_days, seed); lap('churn decay')
     hp = {k: v for k, v in recs.items() if k.startswith(('knn_', 'bm25_', 'als_', 'blend_'))}
     out['recs'] = recs_decay(tx, matured_cutoffs(store), {'repeat': served['repeat'], 'explore': served['explore']}, horizon_days,
                              recs.get('k', 10), recs.get('popularity_days', 30), seed, **hp); lap('recs decay')
-    out['label_free'] = label_free(store, served['churn'], churn_hp, served['clv'], horizon_days, time_unit, seed, ml, monitor['max_score_drift']); lap('label-free')
+    out['label_free'] = label_free(store, served['churn'], churn_hp, served['clv'], horizon_days, time_unit, seed, ml, monitor['max_score_drift'], **pen); lap('label-free')
     store_from = tx[INVOICE_DATE].min().normalize() + pd.Timedelta(days=horizon_days)
     out['flags'] = checks(out['clv'], out['churn'], out['recs'], out['store'], out['transactions'], out['label_free'], served, store_from=store_from,
                           time_unit=time_unit, **monitor)

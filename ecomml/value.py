@@ -101,7 +101,7 @@ def difference_intervals(boot: pd.DataFrame, # from `paired_bootstrap`
             d = np.array([better(m, x, y) for x, y in zip(ref[m], oth[m])])
             q = np.quantile(d, [lo, hi])
             rows.append(dict(candidate=c, measure=m, difference=float(np.median(d)), low=float(q[0]), high=float(q[1]), tie=bool(q[0] <= 0 <= q[1])))
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=['candidate', 'measure', 'difference', 'low', 'high', 'tie'])    # no other candidate: no rows, the same columns
 
 # %% ../nbs/02b_value.ipynb
 def history_per_year(spend_to_date: np.ndarray, # net spend before the date

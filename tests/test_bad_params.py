@@ -63,3 +63,29 @@ def test_several_problems_listed_together(project):
     set_params(project, common={'horizon_days': -5, 'seed': 'x'})
     with pytest.raises(ParamsError) as e: run_stage('features', root=project)
     assert 'common.horizon_days' in str(e.value) and 'common.seed' in str(e.value)
+
+
+def test_dvc_repro_checks_every_key_when_any_changes(tmp_path):
+    """A misspelt key that no stage reads (`common.horizon_day`) stops `dvc repro` at the params stage, which depends on every
+    key of params.yaml; before it, `dvc repro` said "up to date" and the misspelling changed nothing (issue 31)."""
+    import shutil, subprocess
+    from conftest import ROOT
+    for f in ['params.yaml', 'dvc.yaml', 'settings.ini']: shutil.copy(ROOT/f, tmp_path/f)
+    run = lambda *a: subprocess.run(['dvc', *a], cwd=tmp_path, capture_output=True, text=True)
+    assert run('init', '--no-scm', '-q').returncode == 0
+    (tmp_path/'ecomml').mkdir(); shutil.copy(ROOT/'ecomml'/'params.py', tmp_path/'ecomml'/'params.py')   # the stage's declared code dependency
+    ok = run('repro', 'params')
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert (tmp_path/'data'/'params_checked.txt').exists() and run('status', 'params').stdout.strip().endswith('up to date.')
+    stamp = (tmp_path/'data'/'params_checked.txt').read_bytes()
+    p = yaml.safe_load((tmp_path/'params.yaml').read_text()); p['common']['horizon_day'] = 60
+    (tmp_path/'params.yaml').write_text(yaml.safe_dump(p, sort_keys=False))
+    assert 'params' in run('status', 'params').stdout                       # any key is a dependency
+    bad = run('repro', 'params')
+    assert bad.returncode != 0
+    assert 'common.horizon_day: unknown key (misspelt?) (known keys of common: seed, cutoffs, horizon_days' in bad.stdout + bad.stderr
+    p['common'].pop('horizon_day'); p['clv']['penalizer'] = 0.01          # a valid change: checked, and the output does not change
+    (tmp_path/'params.yaml').write_text(yaml.safe_dump(p, sort_keys=False))
+    again = run('repro', 'params')
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (tmp_path/'data'/'params_checked.txt').read_bytes() == stamp   # so the stages downstream rerun only for their own keys

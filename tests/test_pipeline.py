@@ -153,3 +153,18 @@ def test_missing_params_section_is_named(project):
     with pytest.raises(ParamsError, match=r"params.yaml: features: required section is missing"):
         run_stage('features', root=project, params={'common': common})
     assert outputs(project) == []
+
+
+def test_a_chapter_runs_from_nbs_as_in_jupyterlab(synthetic_project):
+    """JupyterLab starts the kernel in nbs/: Run All on a chapter (its tests, then its stage cells) reads and writes from the
+    project root with the sections of params.yaml; the stage cells stopped on 'data/interim/transactions.parquet' (issue 31)."""
+    from nbclient import NotebookClient
+    root = synthetic_project
+    run_stage('ingest', root=root)
+    nb = nbformat.read(root/'nbs'/'02_features.ipynb', as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name='python3', resources={'metadata': {'path': str(root/'nbs')}}).execute()
+    store = pd.read_parquet(root/'data/features/customers.parquet')
+    assert not (root/'nbs'/'data').exists()
+    cuts = yaml.safe_load((root/'params.yaml').read_text())['common']['cutoffs']
+    assert sorted(store.cutoff.dt.strftime('%Y-%m-%d').unique()) == cuts          # params.yaml's cutoffs, not a copy in the notebook
+    assert store.customer_id.nunique() > 0

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-DVC = yaml.safe_load((ROOT/'dvc.yaml').read_text())['stages']
+ALL = yaml.safe_load((ROOT/'dvc.yaml').read_text())['stages']
+DVC = {k: v for k, v in ALL.items() if k != 'params'}          # the chapter stages (`params` checks params.yaml, below)
 PARAMS = yaml.safe_load((ROOT/'params.yaml').read_text())
 NBS = sorted((ROOT/'nbs').glob('[0-9][0-9]*.ipynb'))
 
@@ -58,9 +59,19 @@ def test_stage_deps_and_outs(stage):
 
 
 @pytest.mark.parametrize('nb', NBS, ids=lambda p: p.name)
-def test_parameter_defaults_equal_params_yaml(nb):
+def test_parameters_cell_reads_params_yaml(nb):
+    "A chapter run on its own (JupyterLab's Run All) takes params.yaml's sections; a stage run injects the same after the cell."
     for section, default in pm.inspect_notebook(str(nb)).items():
-        assert ast.literal_eval(default['default']) == PARAMS[section], f'{nb.name}: defaults of {section} differ from params.yaml'
+        assert default['default'] == f"load_params()['{section}']", f'{nb.name}: the parameters cell must read {section} from params.yaml'
+
+
+def test_params_stage_checks_every_key_before_the_first_chapter():
+    "`params` depends on the whole params.yaml, and the first chapter stage on its output: every stage runs after the check."
+    spec = ALL['params']
+    assert spec['cmd'] == 'ecomml-params' and spec['params'] == [{'params.yaml': None}]
+    out = next(iter(spec['outs'][0]))
+    firsts = [s for s, v in DVC.items() if not any(d.startswith(('data/interim', 'data/features', 'data/scores', 'models')) for d in v['deps'])]
+    assert firsts == ['ingest'] and out in DVC['ingest']['deps']
 
 
 @pytest.mark.parametrize('nb', sorted((ROOT/'nbs').glob('*.ipynb')), ids=lambda p: p.name)

@@ -1,0 +1,63 @@
+"""Shapes of real shops that broke the pipeline (issue 31): a shop whose export holds no returns, returns marked another way,
+a shop too small for unpenalised fits. Each runs the real stage runner in a copy of the project."""
+import json
+
+import pandas as pd
+import pytest
+
+from conftest import outputs, set_params, small_raw
+from ecomml.core import StageFailed, run_stage
+
+STAGES = ['ingest', 'features', 'clv', 'churn', 'segments', 'recs', 'monitor', 'dashboard']
+
+
+def _shop(project, monkeypatch, raw: pd.DataFrame):
+    "`raw` as the shop's own file (the UCI layout, in Parquet), found through $ECOMML_DATA_DIR."
+    shared = project/'shared'; shared.mkdir()
+    raw.to_parquet(shared/'Online Retail.parquet', index=False)
+    monkeypatch.setenv('ECOMML_DATA_DIR', str(shared))
+    set_params(project, ingest={'accept_other_release': True})
+    return shared/'Online Retail.parquet'
+
+
+def test_a_shop_without_returns_gets_its_features(project, monkeypatch):
+    "No cancellation line at all: the features stage stopped on the empty returns table (IbisTypeError: NULL typed columns)."
+    raw = small_raw(200)
+    _shop(project, monkeypatch, raw[~raw.InvoiceNo.astype(str).str.startswith('C')])
+    for s in ['ingest', 'features']: run_stage(s, root=project)
+    store = pd.read_parquet(project/'data/features/customers.parquet')
+    assert len(store) > 0 and (store.n_return_lines == 0).all() and (store.return_rate == 0).all()
+    ingest = json.loads((project/'reports/metrics/ingest.json').read_text())
+    assert ingest['removed_cancellation'] == 0
+
+
+def test_returns_marked_another_way_are_an_error_not_gross_sales(project, monkeypatch):
+    "Invoices 'c…' instead of 'C…': they were left out as non-positive quantities and the run went on with gross sales."
+    raw = small_raw(200)
+    raw = raw.assign(InvoiceNo=raw.InvoiceNo.astype(str).str.replace('^C', 'c', regex=True))
+    first = int(raw.index[raw.InvoiceNo.str.startswith('c')][0])
+    path = _shop(project, monkeypatch, raw)
+    with pytest.raises(StageFailed) as e: run_stage('ingest', root=project)
+    n = int(raw.InvoiceNo.str.startswith('c').sum())
+    assert (f"{path}: {n:,} lines with a negative quantity but no cancellation mark (an invoice number starting 'C'), "
+            f"first in row {first + 2} (invoice {raw.InvoiceNo[first]!r}") in str(e.value)
+    assert outputs(project) == ['reports/01_ingest.failed.ipynb']
+
+
+@pytest.mark.slow
+def test_every_chapter_on_a_small_shop_without_returns(project):
+    """500 customers and no returns: every stage runs to its report. The monitor refits at monthly cutoffs of ~100 customers, where
+    Gamma-Gamma needs clv.spend_penalizer: the refits now take the clv stage's penalties (they ignored them, so setting them changed nothing)."""
+    set_params(project, ingest={'source': 'synthetic', 'download': False}, synthetic={'n_customers': 500, 'return_share': 0.0},
+               clv={'interval_draws': 10, 'penalizer': 0.001, 'spend_penalizer': 0.01})   # what the fits' errors ask a small shop to set
+    for s in STAGES: run_stage(s, root=project)
+    for s in ['01_ingest', '02_features', '03_clv', '04_churn', '05_segments', '06_recs', '06b_monitor', '07_dashboard']:
+        assert (project/'reports'/f'{s}.html').stat().st_size > 0
+    assert (project/'reports/dashboard.html').exists()
+    card = json.loads((project/'models/clv/model.json').read_text())
+    assert card['params']['penalizer'] == 0.001 and card['params']['spend_penalizer'] == 0.01
+    monitor = json.loads((project/'reports/metrics/monitor.json').read_text())
+    assert monitor['newest_cutoff'] == '2011-12-10' and len(monitor['decay']['clv']) >= 3     # the CLV refits ran at the matured cutoffs
+    assert json.loads((project/'reports/metrics/recs.json').read_text())     # recommendations too
+    ingest = json.loads((project/'reports/metrics/ingest.json').read_text())
+    assert ingest['removed_cancellation'] == 0 and ingest['customers'] == 500
