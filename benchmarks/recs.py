@@ -8,7 +8,7 @@ import argparse, time, warnings
 import numpy as np
 import pandas as pd
 
-from ecomml.core import DATA_INTERIM, load_params, project_root
+from ecomml.core import DATA_INTERIM, INVOICE_DATE, load_params, project_root, resolve_cutoffs
 from ecomml.ingest import clean, to_transactions
 from ecomml.recs import Interactions, Recommender, RECOMMENDERS, recent_popularity, split_truth, top_k
 from ecomml.synthetic import simulate_store
@@ -41,10 +41,11 @@ if __name__ == '__main__':
     hp = {k: v for k, v in r.items() if k.startswith(('knn_', 'bm25_', 'als_', 'blend_', 'popularity_'))}
     rows = []
     tx_path = project_root()/DATA_INTERIM/'transactions.parquet'
-    if tx_path.exists(): rows += run('real (UCI)', pd.read_parquet(tx_path), r['split_cutoff'], days, r['k'], a.models, hp, seed)
+    split = lambda tx: resolve_cutoffs(p, tx[INVOICE_DATE].min(), tx[INVOICE_DATE].max())['recs']['split_cutoff']    # auto: from the data's span
+    if tx_path.exists(): rows += run('real (UCI)', (tx := pd.read_parquet(tx_path)), split(tx), days, r['k'], a.models, hp, seed)
     t = time.perf_counter()
     raw, _ = simulate_store(n_customers=4334 * a.scale, n_products=10_000, seed=seed)
     stx, _, *_ = clean(to_transactions(raw))
     print(f'simulated and cleaned {len(stx):,} lines in {time.perf_counter() - t:.0f} s', flush=True)
-    rows += run(f'synthetic x{a.scale}', stx, r['split_cutoff'], days, r['k'], a.models, hp, seed)
+    rows += run(f'synthetic x{a.scale}', stx, split(stx), days, r['k'], a.models, hp, seed)
     print(pd.DataFrame(rows).to_markdown(index=False))

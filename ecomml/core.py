@@ -16,7 +16,8 @@ __all__ = ['CUSTOMER_ID', 'INVOICE_NO', 'STOCK_CODE', 'DESCRIPTION', 'INVOICE_DA
            'DATA_INTERIM', 'DATA_FEATURES', 'DATA_SCORES', 'DATA_CACHE', 'MODELS', 'REPORTS', 'METRICS', 'PLOTS',
            'model_words', 'project_root', 'atomic_path', 'write_outputs', 'load_params', 'notebook_title',
            'render_html', 'external_resources', 'stage_notebook', 'notebook_parameters', 'StageFailed',
-           'pipeline_cells', 'run_stage', 'same_arithmetic', 'stage_cli', 'in_processes']
+           'pipeline_cells', 'run_stage', 'same_arithmetic', 'stage_cli', 'in_processes', 'auto_cutoffs',
+           'resolve_cutoffs']
 
 # %% ../nbs/00_core.ipynb
 CUSTOMER_ID, INVOICE_NO, STOCK_CODE, DESCRIPTION = 'customer_id', 'invoice_no', 'stock_code', 'description'
@@ -299,3 +300,40 @@ def in_processes(fn, # one argument; a notebook's function or closure too (sent 
     import cloudpickle
     f = cloudpickle.dumps(fn)
     return [cloudpickle.loads(b) for b in Parallel(n_jobs=jobs, backend='multiprocessing')(delayed(_call_pickled)(f, x) for x in items)]
+
+# %% ../nbs/00_core.ipynb
+def auto_cutoffs(first, last, # the first and last line of the data (timestamps)
+                 horizon_days: int = 90, # the outcome window after a cutoff
+                 min_history_days: int = 30, # a cutoff needs at least this much data before it
+                 months: int = 12, # cutoffs are monthly within this many months before the score date
+                ) -> dict:
+    """`cutoffs: auto` (and `features.training_cutoffs`, `recs.split_cutoff`): the dates from the data's span. The score date is the
+    day after the last line; monthly cutoffs step back from it on the same day of the month, within `months` and with at least
+    `min_history_days` of data before them. Every `ceil(horizon_days / 30)`-th of them, from the score date back, is an evaluation
+    cutoff (`common.cutoffs`: quarterly for 90 days); the others whose window lies in the data train models (`features.training_cutoffs`);
+    the newest evaluation cutoff whose window lies in the data splits the recommendations (`recs.split_cutoff`). On the UCI data these
+    are the dates params.yaml listed by hand. Data too short for one holdout are an error naming the span found and the span needed."""
+    import pandas as pd
+    start, score = pd.Timestamp(first).normalize(), pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
+    monthly = [c for k in range(months) if ((c := score - pd.DateOffset(months=k)) - start).days >= min_history_days]
+    step = max(1, math.ceil(horizon_days / 30))
+    evals = monthly[::step][::-1]
+    done = lambda c: c + pd.Timedelta(days=horizon_days) <= score
+    if not any(map(done, evals)):
+        raise ValueError(f"cutoffs: auto: the data span {start:%d %b %Y} – {pd.Timestamp(last):%d %b %Y} ({(score - start).days} days) is too short for a "
+                         f"holdout: it needs {min_history_days} days of history before a cutoff and the {horizon_days}-day window after it "
+                         f"({min_history_days + horizon_days} days at least, {step} whole months apart from the score date)")
+    iso = lambda cs: [f'{c:%Y-%m-%d}' for c in cs]
+    return {'score_date': f'{score:%Y-%m-%d}', 'cutoffs': iso(evals), 'training_cutoffs': iso(c for c in monthly[::-1] if c not in evals and done(c)),
+            'split_cutoff': iso([c for c in evals if done(c)])[-1]}
+
+def resolve_cutoffs(params: dict, # params.yaml's sections (common, features, recs: those present)
+                    first, last, # the data's first and last line
+                   ) -> dict:
+    "A copy of `params` whose 'auto' dates are `auto_cutoffs` of the data (lists of dates are kept as they are)."
+    auto = None
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in params.items()}
+    h = (out.get('common') or {}).get('horizon_days', 90)
+    for sec, key in [('common', 'cutoffs'), ('features', 'training_cutoffs'), ('recs', 'split_cutoff')]:
+        if out.get(sec, {}).get(key) == 'auto': out[sec][key] = (auto := auto or auto_cutoffs(first, last, h))[key]
+    return out

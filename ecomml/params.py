@@ -34,8 +34,9 @@ def _day(v, what='a date') -> date:
     except ValueError: raise ValueError(f"{v!r} is not a calendar date") from None
 
 # %% ../nbs/00c_params.ipynb
-def _sorted_days(v: list) -> list[str]:
-    "Cutoff dates as ISO text, or an error naming the first item out of order."
+def _sorted_days(v: list | str) -> list[str] | str:
+    "Cutoff dates as ISO text, or an error naming the first item out of order; 'auto' (dates from the data's span: `ecomml.features.auto_cutoffs`) as it is."
+    if v == 'auto': return v
     days = [_day(x) for x in v]
     for i in range(1, len(days)):
         if days[i] <= days[i - 1]:
@@ -58,7 +59,7 @@ def _search_space(cls, space: dict, tunable: tuple) -> dict:
 
 class Common(_Section):
     seed: NonNegInt
-    cutoffs: Annotated[list[str | date], Field(min_length=1)]
+    cutoffs: Annotated[list[str | date], Field(min_length=1)] | Literal['auto']
     horizon_days: PosInt
     time_unit: Literal['D', 'W', 'M']
     degenerate_share: Annotated[float, Field(gt=0, le=1)]
@@ -123,7 +124,7 @@ class Features(_Section):
     extreme_quantile: Annotated[float, Field(ge=0.5, lt=1)]
     engine: Literal['duckdb', 'pyspark']
     threads: NonNegInt
-    training_cutoffs: list[str | date]
+    training_cutoffs: list[str | date] | Literal['auto']
 
     @field_validator('training_cutoffs')
     @classmethod
@@ -244,7 +245,8 @@ class Recs(_Section):
     @field_validator('split_cutoff')
     @classmethod
     def _date(cls, v):
-        _day(v); return v
+        if v != 'auto': _day(v, "'auto' or a date")          # auto: the newest evaluation cutoff whose window lies in the data
+        return v
 
 class Dashboard(_Section):
     active_days: PosInt
@@ -327,9 +329,14 @@ def validate_params(params: dict, # the parsed params.yaml
         try: SECTIONS[s](**params[s])
         except ValidationError as err:
             known = ', '.join(SECTIONS[s].model_fields)
-            for e in err.errors():
+            errs = err.errors()
+            # a key that takes a list of dates or 'auto' fails both: one line, the list's rule, with 'auto' named
+            either = {_where((s, *e['loc'])) for e in errs if e['type'] == 'literal_error' and e.get('ctx', {}).get('expected') == "'auto'"}
+            for e in errs:
                 key = _where((s, *e['loc']))
-                problems.append(f"{key}: {_rule(e)}" + (f" (known keys of {s}: {known})" if e['type'] == 'extra_forbidden' else ''))
+                if key in either and e['type'] == 'literal_error': continue
+                problems.append(f"{key}: {_rule(e)}" + (f" (known keys of {s}: {known})" if e['type'] == 'extra_forbidden' else '')
+                                + (" (or 'auto': dates from the data's span)" if key in either else ''))
     if problems: raise ParamsError(f"{source}: " + ('; '.join(problems) if len(problems) == 1 else '\n  ' + '\n  '.join(problems)))
     return params
 

@@ -165,6 +165,9 @@ def test_a_chapter_runs_from_nbs_as_in_jupyterlab(synthetic_project):
     NotebookClient(nb, timeout=600, kernel_name='python3', resources={'metadata': {'path': str(root/'nbs')}}).execute()
     store = pd.read_parquet(root/'data/features/customers.parquet')
     assert not (root/'nbs'/'data').exists()
-    cuts = yaml.safe_load((root/'params.yaml').read_text())['common']['cutoffs']
-    assert sorted(store.cutoff.dt.strftime('%Y-%m-%d').unique()) == cuts          # params.yaml's cutoffs, not a copy in the notebook
+    from ecomml.core import auto_cutoffs
+    assert yaml.safe_load((root/'params.yaml').read_text())['common']['cutoffs'] == 'auto'
+    tx = pd.read_parquet(root/'data/interim/transactions.parquet')
+    cuts = auto_cutoffs(tx.invoice_date.min(), tx.invoice_date.max())['cutoffs']
+    assert sorted(store.cutoff.dt.strftime('%Y-%m-%d').unique()) == cuts          # params.yaml's cutoffs (auto: the data's), not a copy in the notebook
     assert store.customer_id.nunique() > 0
