@@ -58,6 +58,6 @@ def test_every_chapter_on_a_small_shop_without_returns(project):
     assert card['params']['penalizer'] == 0.001 and card['params']['spend_penalizer'] == 0.01
     monitor = json.loads((project/'reports/metrics/monitor.json').read_text())
     assert monitor['newest_cutoff'] == '2011-12-10' and len(monitor['decay']['clv']) >= 3     # the CLV refits ran at the matured cutoffs
-    assert json.loads((project/'reports/metrics/recs.json').read_text())     # recommendations too
+    assert json.loads((project/'reports/metrics/recs.json').read_text())['split_cutoff'] == '2011-09-10'   # recs.split_cutoff: auto, the newest matured cutoff
     ingest = json.loads((project/'reports/metrics/ingest.json').read_text())
     assert ingest['removed_cancellation'] == 0 and ingest['customers'] == 500
