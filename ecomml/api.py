@@ -54,7 +54,7 @@ class Service:
         if clv[[c for c in clv.columns if c.endswith('_low')]].isna().all().all():
             notes.append(f"clv low/high are null: the production model ({model_words(self.models['clv'].card['production_model'])}) gives no interval")
         recs = recs.sort_values([CUSTOMER_ID, 'list', 'rank'])
-        self.max_k = int(recs['rank'].max())
+        self.max_k = int(recs['rank'].max()) if len(recs) else 10       # a shop without products has no lists: every list is empty
         self.customer_json = {cid: json.dumps(r, allow_nan=False, ensure_ascii=False).encode()
                               for cid, r in customer_records(clv, churn, seg, store_now, recs, self.versions, notes, k).items()}
         self.recs = RecLists(recs)
@@ -89,7 +89,8 @@ class RecLists:
         cid, lst = recs[CUSTOMER_ID].to_numpy(), recs['list'].to_numpy()
         first = np.flatnonzero(np.r_[True, (cid[1:] != cid[:-1]) | (lst[1:] != lst[:-1])]) if len(recs) else np.array([], int)
         self.ranges = {}
-        for a, b in zip(first.tolist(), [*first[1:].tolist(), len(recs)]): self.ranges.setdefault(int(cid[a]), []).append((str(lst[a]), a, b))
+        key = (lambda x: int(x)) if np.issubdtype(cid.dtype, np.number) else str      # ids: numbers, or text (emails)
+        for a, b in zip(first.tolist(), [*first[1:].tolist(), len(recs)]): self.ranges.setdefault(key(cid[a]), []).append((str(lst[a]), a, b))
 
     def json(self, customer_id: int, k: int, # items of rank <= k
              which: str = 'both', # a list name, or both (in the order of their names)
@@ -200,7 +201,9 @@ def create_app(service: Service) -> 'FastAPI':
         if cid not in service.customer_json:
             return _detail(404, f"customer {cid} is not among the {n:,} customers scored at {service.as_of:%Y-%m-%d} (POST /score scores a history the pipeline has not seen)")
 
-    CustomerId = Annotated[int, PathParam(ge=1, le=10**9, description='the CustomerID of the Online Retail data', examples=[12347])]
+    text_ids = any(isinstance(c, str) for c in service.customer_json)      # a shop whose customer ids are text (emails, UUIDs)
+    CustomerId = (Annotated[str, PathParam(min_length=1, max_length=254, description='the customer id of the data (text)', examples=[next(iter(service.customer_json))])]
+                  if text_ids else Annotated[int, PathParam(ge=1, le=10**9, description='the customer id of the data (a number)', examples=[next(iter(service.customer_json), 12347)])])
 
     @app.get('/customers/{customer_id}', summary='The customer 360', responses={404: {'description': 'unknown customer'}})
     async def customer(customer_id: CustomerId):

@@ -59,9 +59,8 @@ def btyd_predictions(summary: pd.DataFrame, # calibration summary per customer
 
 # %% ../nbs/03_clv.ipynb
 def ml_columns(store: pd.DataFrame, exclude: list = ()) -> pd.DataFrame:
-    "The numeric model inputs: the feature-store features but `exclude`, country reduced to a UK flag."
-    X = store[[f for f in FEATURES if f != COUNTRY and f not in exclude]].astype(float)
-    return X.assign(is_uk=(store[COUNTRY] == 'United Kingdom').astype(float))
+    "The numeric model inputs: the feature-store features but `exclude` and the country (its flag `home_market` stays)."
+    return store[[f for f in FEATURES if f != COUNTRY and f not in exclude]].astype(float)
 
 def training_rows(store: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
     "Rows of earlier cutoffs whose target window [c, c + horizon) ends on or before `cutoff`, in one order (cutoff, customer), whatever the store's."

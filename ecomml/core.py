@@ -12,12 +12,12 @@ import yaml
 
 # %% auto 0
 __all__ = ['CUSTOMER_ID', 'INVOICE_NO', 'STOCK_CODE', 'DESCRIPTION', 'INVOICE_DATE', 'QUANTITY', 'UNIT_PRICE', 'REVENUE',
-           'COUNTRY', 'CUTOFF', 'LINE_ID', 'TX_COLUMNS', 'ACTIVITY', 'FEATURES', 'MODEL_WORDS', 'DATA_RAW',
-           'DATA_INTERIM', 'DATA_FEATURES', 'DATA_SCORES', 'DATA_CACHE', 'MODELS', 'REPORTS', 'METRICS', 'PLOTS',
-           'model_words', 'project_root', 'atomic_path', 'write_outputs', 'load_params', 'notebook_title',
-           'render_html', 'external_resources', 'stage_notebook', 'notebook_parameters', 'StageFailed',
-           'pipeline_cells', 'run_stage', 'same_arithmetic', 'stage_cli', 'in_processes', 'auto_cutoffs',
-           'resolve_cutoffs']
+           'COUNTRY', 'CUTOFF', 'LINE_ID', 'TX_COLUMNS', 'ACTIVITY', 'FEATURES', 'MODEL_WORDS', 'CURRENCY_SYMBOLS',
+           'DATA_RAW', 'DATA_INTERIM', 'DATA_FEATURES', 'DATA_SCORES', 'DATA_CACHE', 'MODELS', 'REPORTS', 'METRICS',
+           'PLOTS', 'model_words', 'currency_symbol', 'shop_currency', 'in_currency', 'project_root', 'atomic_path',
+           'write_outputs', 'load_params', 'notebook_title', 'render_html', 'external_resources', 'stage_notebook',
+           'notebook_parameters', 'StageFailed', 'StageSkipped', 'skip_stage', 'pipeline_cells', 'run_stage',
+           'same_arithmetic', 'stage_cli', 'in_processes', 'auto_cutoffs', 'resolve_cutoffs']
 
 # %% ../nbs/00_core.ipynb
 CUSTOMER_ID, INVOICE_NO, STOCK_CODE, DESCRIPTION = 'customer_id', 'invoice_no', 'stock_code', 'description'
@@ -28,7 +28,7 @@ TX_COLUMNS = [INVOICE_NO, STOCK_CODE, DESCRIPTION, QUANTITY, INVOICE_DATE, UNIT_
 ACTIVITY = ['purchase_days_30d', 'revenue_30d', 'purchase_days_90d', 'revenue_90d', 'purchase_days_last_year', 'revenue_last_year']
 FEATURES = ['frequency', 'recency', 'T', 'monetary_value', 'recency_days', 'tenure_days', 'n_orders', 'revenue_total',
             'avg_order_value', 'median_order_value', 'max_order_value', 'avg_lines_per_order', 'avg_items_per_order', 'n_products',
-            'share_extreme_lines', COUNTRY, 'ipt_mean_days', 'ipt_std_days', 'recency_over_ipt', 'n_return_lines', 'returned_value', 'return_rate', *ACTIVITY]
+            'share_extreme_lines', COUNTRY, 'home_market', 'ipt_mean_days', 'ipt_std_days', 'recency_over_ipt', 'n_return_lines', 'returned_value', 'return_rate', *ACTIVITY]
 
 
 # %% ../nbs/00_core.ipynb
@@ -41,6 +41,25 @@ MODEL_WORDS = {   # every model and baseline a stage can choose
 def model_words(key: str) -> str:
     "A model's name in words ('calibration_rate': 'calibration-rate baseline'); a key not listed, with spaces for underscores."
     return MODEL_WORDS.get(key, key.replace('_', ' '))
+
+# %% ../nbs/00_core.ipynb
+CURRENCY_SYMBOLS = {'GBP': '£', 'USD': '$', 'EUR': '€', 'JPY': '¥', 'CNY': '¥', 'INR': '₹', 'AUD': 'A$', 'CAD': 'C$', 'NZD': 'NZ$', 'CHF': 'CHF ',
+                    'SEK': 'SEK ', 'NOK': 'NOK ', 'DKK': 'DKK ', 'PLN': 'zł ', 'BRL': 'R$', 'ZAR': 'R '}
+
+def currency_symbol(code: str | None) -> str:
+    "The sign written before amounts in `code` (ISO 4217): '£' for GBP (and for none: the UCI shop's), '$' for USD, the code and a space for others."
+    return '£' if not code else CURRENCY_SYMBOLS.get(code, f'{code} ')
+
+def shop_currency(root: Path | None = None) -> str | None:
+    "The currency of the ingested data (data/interim/source.json's `currency`; None before ingest or for the UCI and simulated shops: pounds)."
+    p = Path(root or '.')/'data/interim/source.json'
+    try: return json.loads(p.read_text()).get('currency') if p.exists() else None
+    except ValueError: return None
+
+def in_currency(text: str, code: str | None) -> str:
+    "`text` with the pound signs that pages write before amounts in the shop's currency sign (the chapters format money as £; the UCI shop's are pounds)."
+    sym = currency_symbol(code)
+    return text if sym == '£' else text.replace('£', sym)
 
 # %% ../nbs/00_core.ipynb
 DATA_RAW, DATA_INTERIM, DATA_FEATURES = Path('data/raw'), Path('data/interim'), Path('data/features')
@@ -178,6 +197,29 @@ def notebook_parameters(nb_path: Path) -> list[str]:
 # %% ../nbs/00_core.ipynb
 class StageFailed(RuntimeError): "A stage notebook raised: the message holds the cell's error."
 
+class StageSkipped(Exception): "A chapter that cannot run on this data (a shop without products has no recommendations): its outputs say why."
+
+def skip_stage(reason: str, # why, in words: the report's first line
+               outputs: dict, # every output the stage declares, as `write_outputs` takes them: empty tables, a card and metrics that say why
+              ):
+    "Write the stage's outputs, show the reason, and stop the chapter here: `run_stage` keeps the report up to this cell and succeeds."
+    from IPython.display import Markdown, display
+    write_outputs(outputs)
+    display(Markdown(f"**This chapter is skipped:** {reason}"))
+    raise StageSkipped(reason)
+
+def _until_skip(nb, count: int):
+    "The executed notebook up to the cell that skipped the chapter (execution count `count`), without papermill's error banner and the traceback."
+    cells = []
+    for c in nb.cells:
+        if 'papermill-error-cell' in c.get('id', '') or 'papermill-error-cell-tag' in c.metadata.get('tags', []): continue
+        cells.append(c)
+        if c.cell_type == 'code' and c.get('execution_count') == count:
+            c.outputs = [o for o in c.outputs if o.get('output_type') != 'error']
+            break
+    nb.cells = cells
+    return nb
+
 def _kept(running: Path, failed: Path, nb_path: Path):
     "Keep what ran as `failed` (the executed copy if papermill wrote one, else the chapter itself)."
     import shutil
@@ -234,6 +276,11 @@ def run_stage(stage: str, # stage or notebook name
                                      cwd=str(root), kernel_name=kernel_name, progress_bar=False, request_save_on_cell_execute=False,
                                      kernel_manager_class=_ipc_kernel_manager(sock))
     except pm.PapermillExecutionError as e:
+        if e.ename == 'StageSkipped':      # the chapter wrote its outputs and said why: the report ends there
+            nb = _until_skip(nbformat.read(running, as_version=4), e.exec_count); running.unlink(missing_ok=True)
+            write_outputs({REPORTS/f'{stem}.ipynb': nbformat.writes(nb), REPORTS/f'{stem}.html': in_currency(render_html(nb, source=f'nbs/{nb_path.name}'), shop_currency(root))}, root=root)
+            failed.unlink(missing_ok=True)
+            return dict(stage=stage, skipped=e.evalue, execute_s=round(time.perf_counter() - t0, 2), render_s=0.0)
         _kept(running, failed, nb_path)
         raise StageFailed(f"stage {stage}: cell [{e.exec_count}] raised {e.ename}: {e.evalue}\n"
                           f"(the executed notebook is kept in {failed})") from None
@@ -244,7 +291,7 @@ def run_stage(stage: str, # stage or notebook name
         raise StageFailed(f"stage {stage}: {why}\n(the notebook, as far as it ran, is kept in {failed})") from None
     finally: running.unlink(missing_ok=True)
     t1 = time.perf_counter()
-    html = render_html(nb, source=f'nbs/{nb_path.name}')
+    html = in_currency(render_html(nb, source=f'nbs/{nb_path.name}'), shop_currency(root))     # amounts in the shop's currency
     write_outputs({REPORTS/f'{stem}.ipynb': nbformat.writes(nb), REPORTS/f'{stem}.html': html}, root=root)
     failed.unlink(missing_ok=True)
     return dict(stage=stage, execute_s=round(t1 - t0, 2), render_s=round(time.perf_counter() - t1, 2))
@@ -278,7 +325,7 @@ def stage_cli():
     for s in args.stages:
         try: t = run_stage(s)
         except (StageFailed, ValueError, FileNotFoundError) as e: sys.exit(f"ecomml-stage: {e}")   # ParamsError is a ValueError
-        print(f"stage {t['stage']}: executed in {t['execute_s']} s, report rendered in {t['render_s']} s")
+        print(f"stage {t['stage']}: " + (f"skipped: {t['skipped']}" if t.get('skipped') else f"executed in {t['execute_s']} s, report rendered in {t['render_s']} s"))
 
 # %% ../nbs/00_core.ipynb
 def _call_pickled(fn: bytes, x) -> bytes:

@@ -130,7 +130,7 @@ def dashboard_data(cust: pd.DataFrame, # customer_table
         'migration': cube(mig, ['a', 's', 'c'], {'n': (CUSTOMER_ID, 'size')}, 0),
         'products': top, 'products_cube': cube(rp, ['p', 's', 'c'], {'n': (CUSTOMER_ID, 'size')}, 0),
         'coverage': {'recommended': int(pd.Index(products).isin(recs['product'].astype(str)).sum()), 'catalogue': len(products),
-                     'share': catalogue_coverage(recs['product'], products), 'k': int(K)},
+                     'share': catalogue_coverage(recs['product'], products) if len(products) else None, 'k': int(K)},     # no catalogue: no share (JSON has no NaN)
         'pairs': [[p.description.strip().capitalize(), p.other_description.strip().capitalize(), int(p.baskets_together), round(float(p.lift), 1),
                    round(float(p.confidence), 3)] for p in pairs.itertuples()],
     }

@@ -59,15 +59,19 @@ def page(data: dict, # dashboard_data plus as_of, fingerprint, cutoffs, active_d
     for k in ['as_of', 'cutoffs', 'lists', 'health', 'segments', 'countries']:
         if k not in data: raise ValueError(f"dashboard data: missing {k!r}")
     seg_opts = '<option value="all">All segments</option>' + ''.join(f'<option value="{i}">{html.escape(s)}</option>' for i, s in enumerate(data['segments']))
-    ctry_opts = ('<option value="all">All countries</option><option value="outside">Outside the UK</option>'
-                 + ''.join(f'<option value="{i}">{html.escape(c)}</option>' for i, c in enumerate(data['countries'])))
+    has_country, has_products = data.get('has_country', True), data.get('has_products', True)     # own data may lack either: their panels go
+    ctry_opts = ('<option value="all">All countries</option>' + ('<option value="outside">Outside the UK</option>' if 'United Kingdom' in data['countries'] else '')
+                 + ''.join(f'<option value="{i}">{html.escape(c)}</option>' for i, c in enumerate(data['countries']) if has_country))
+    js, shown = PAGE_JS, [p for p in PANELS if (has_country or p[0] != 'p-countries') and (has_products or p[0] != 'p-products')]
+    for name, gone in (('products', not has_products), ('countries', not has_country)):
+        if gone: js = js.replace(f', {name}, ', ', ')        # render() draws the panels that are there
     panels = ''.join(f'<section class="panel{" wide" if pid in ("p-trend", "p-migration") else ""}" aria-label="{html.escape(h)}"><h2>{html.escape(h)}</h2><p>{html.escape(s)}</p>'
                      f'<div id="{pid}" class="chart" role="img" aria-label="{html.escape(h)}: {html.escape(s)}"></div>'
-                     + ('<p id="t-countries" class="note"></p>' if pid == 'p-countries' else '') + '</section>' for pid, h, s in PANELS)
+                     + ('<p id="t-countries" class="note"></p>' if pid == 'p-countries' else '') + '</section>' for pid, h, s in shown)
     cov = data.get('coverage', {})
     pairs = pd.DataFrame(data.get('pairs', []), columns=['product', 'bought with', 'baskets together', 'lift', 'confidence']).head(10)
     pairs['confidence'] = [f'{v:.0%}' for v in pairs['confidence']]
-    prod = (f'<section class="panel" aria-label="Bought together"><h2>Bought together</h2><p>Pairs found together on the most invoices; lift = how much more often '
+    prod = '' if not has_products else (f'<section class="panel" aria-label="Bought together"><h2>Bought together</h2><p>Pairs found together on the most invoices; lift = how much more often '
             f'than chance. Recommendation coverage: {cov.get("recommended", 0):,} of {cov.get("catalogue", 0):,} products '
             f'({cov.get("share", cov.get("recommended", 0) / max(cov.get("catalogue", 1), 1)):.0%}) appear in some customer\'s top {cov.get("k", 10)}.</p>{html_table(pairs)}</section>')
     health = (f'<section class="panel wide" aria-label="Model health"><h2>Model health</h2><p>Each model against its naive baseline on its holdout. '
@@ -76,14 +80,14 @@ def page(data: dict, # dashboard_data plus as_of, fingerprint, cutoffs, active_d
                     f'<a href="{html.escape(L["file"])}" download>(CSV, {len(L["rows"]):,} customers)</a></h2><p><strong>Why a customer is on it:</strong> {html.escape(L["why"])} '
                     f'<strong>What to do first:</strong> {html.escape(L["do"])}</p><p class="count note"></p>'
                     f'<table><thead><tr>' + ''.join(f'<th>{html.escape(c)}</th>' for c in L['columns']) + '</tr></thead><tbody></tbody></table></section>' for L in data['lists'])
-    notes = ''.join(f'<p class="note">{html.escape(n)}</p>' for n in data.get('notes', []))
+    notes = ''.join(f'<p class="note">{html.escape(n)}</p>' for n in data.get('notes', []) + data.get('missing', []))
     payload = json.dumps({k: v for k, v in data.items() if k not in ('health', 'monitor')}, separators=(',', ':')).replace('</', '<\\/')
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>ecomml dashboard</title><style>{CSS}</style></head><body>
-<header><h1>Customer dashboard: UCI Online Retail</h1><div>Data as of {html.escape(data['as_of'])} ·
+<header><h1>Customer dashboard: {html.escape(data.get('shop', 'UCI Online Retail'))}</h1><div>Data as of {html.escape(data['as_of'])} ·
 <a href="index.html">all reports and lists</a></div></header>
-<div class="bar" role="search"><label>Segment <select id="f-segment">{seg_opts}</select></label><label>Country <select id="f-country">{ctry_opts}</select></label>
+<div class="bar" role="search"><label>Segment <select id="f-segment">{seg_opts}</select></label><label{'' if has_country else ' hidden'}>Country <select id="f-country">{ctry_opts}</select></label>
 <span id="f-note" class="note"></span></div>
 <main><section aria-label="Key figures"><div id="p-kpi" class="tiles"></div></section>
 <div class="grid" style="margin-top:14px">{panels}{prod}{health}</div>
 <h2>Lists to act on</h2>{notes}<div class="grid">{lists}</div></main>
-<script>{plotly_js}</script><script type="application/json" id="ecomml-data">{payload}</script><script>{PAGE_JS}</script></body></html>"""
+<script>{plotly_js}</script><script type="application/json" id="ecomml-data">{payload}</script><script>{js}</script></body></html>"""

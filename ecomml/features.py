@@ -15,13 +15,14 @@ from ibis import _ as it          # `it.col`: a column of the table at hand (`_`
 from .core import *
 
 # %% auto 0
-__all__ = ['ENGINES', 'TARGETS', 'DTYPES', 'SCORE_TABLES', 'PERIOD_WORDS', 'FEATURE_WORDS', 'connect', 'engine_table',
-           'data_span', 'net_lines', 'before', 'line_parts', 'btyd_expr', 'btyd_summary', 'extreme_thresholds',
-           'order_parts', 'product_counts', 'inter_purchase_expr', 'inter_purchase', 'order_expr', 'order_features',
-           'return_expr', 'return_features', 'targets_expr', 'window_inside', 'targets', 'activity_windows',
-           'activity_expr', 'activity_features', 'customer_features_expr', 'customer_features', 'feature_store',
-           'feature_store_to_parquet', 'customer_features_sql', 'run_features_sql', 'feature_words', 'feature_phrase',
-           'coverage', 'coverage_problems', 'check_cutoffs']
+__all__ = ['ENGINES', 'DAYS_PER_PERIOD', 'TARGETS', 'DTYPES', 'SCORE_TABLES', 'PERIOD_WORDS', 'FEATURE_WORDS', 'connect',
+           'engine_table', 'data_span', 'net_lines', 'before', 'line_parts', 'btyd_expr', 'btyd_summary',
+           'extreme_thresholds', 'order_parts', 'product_counts', 'home_market', 'store_home_market',
+           'inter_purchase_expr', 'inter_purchase', 'order_expr', 'order_features', 'return_expr', 'return_features',
+           'targets_expr', 'window_inside', 'targets', 'activity_windows', 'activity_expr', 'activity_features',
+           'customer_features_expr', 'customer_features', 'feature_store', 'feature_store_to_parquet',
+           'customer_features_sql', 'run_features_sql', 'feature_words', 'feature_phrase', 'coverage',
+           'coverage_problems', 'check_cutoffs']
 
 # %% ../nbs/02_features.ipynb
 ENGINES = ('duckdb', 'pyspark')
@@ -90,12 +91,7 @@ def _day(ts) -> ibis.Expr:
     "Whole days since 1970-01-01 of a timestamp."
     return ts.date().delta(ibis.date(1970, 1, 1), unit='day')
 
-def _period(ts, time_unit: str) -> ibis.Expr:
-    "Number of the period holding `ts`: days (D), weeks from Monday to Sunday (W) or months (M), as pandas numbers them up to a constant."
-    if time_unit == 'D': return _day(ts)
-    if time_unit == 'W': return (_day(ts) + 3) // 7          # 1 Jan 1970 was a Thursday: weeks start on Mondays
-    if time_unit == 'M': return ts.year() * 12 + ts.month() - 1
-    raise ValueError(f"common.time_unit = {time_unit!r}: the feature store counts periods in D (days), W (weeks) or M (months)")
+DAYS_PER_PERIOD = {'D': 1.0, 'W': 7.0, 'M': 365.25 / 12}     # common.time_unit: the BTYD summary's recency and T in days, weeks or months
 
 def net_lines(tx: ibis.Table, # transactions: sale lines and netting lines (`kind`), as `clean` writes them
               at: pd.Timestamp, # only lines strictly before this instant are seen
@@ -125,12 +121,14 @@ def btyd_expr(parts: ibis.Table, # roll-up rows before the cutoff: `customer_id`
               cutoff: pd.Timestamp, # the cutoff
               time_unit: str = 'D', # period of the summary: D, W or M
              ) -> ibis.Table:
-    "frequency, recency, T and monetary_value per customer."
-    by = parts.group_by([CUSTOMER_ID, _period(parts[INVOICE_DATE], time_unit).name('period')]).aggregate(rev=it.value.sum())
-    end = _period(_at(pd.Timestamp(cutoff) - pd.Timedelta(days=1)), time_unit)
+    """frequency, recency, T and monetary_value per customer. A purchase is a day with sales (two orders on a day count once,
+    as in lifetimes, PyMC-Marketing and CLVTools); recency and T are days to the last day before the cutoff, in `time_unit`
+    (W: days / 7, Fader, Hardie & Lee's CDNOW weeks; M: days / (365.25 / 12))."""
+    by = parts.group_by([CUSTOMER_ID, _day(parts[INVOICE_DATE]).name('period')]).aggregate(rev=it.value.sum())
+    end = _day(_at(pd.Timestamp(cutoff) - pd.Timedelta(days=1)))
     g = by.group_by(CUSTOMER_ID).aggregate(first=it.period.min(), last=it.period.max(), n=it.count(), total=it.rev.sum(), first_rev=it.rev.argmin(it.period))
-    f = (g.n - 1).cast('float64')
-    return g.select(CUSTOMER_ID, frequency=f, recency=(g['last'] - g['first']).cast('float64'), T=(end - g['first']).cast('float64'),
+    f, scale = (g.n - 1).cast('float64'), DAYS_PER_PERIOD[time_unit]
+    return g.select(CUSTOMER_ID, frequency=f, recency=(g['last'] - g['first']).cast('float64') / scale, T=(end - g['first']).cast('float64') / scale,
                     monetary_value=ibis.ifelse(f > 0, (g.total - g.first_rev) / f, 0.0))
 
 def btyd_summary(tx: pd.DataFrame, # clean transactions
@@ -175,6 +173,16 @@ def _most_frequent(parts: ibis.Table, col: str) -> ibis.Table:
     n = parts.group_by([CUSTOMER_ID, col]).aggregate(n=it.lines.sum())
     w = ibis.window(group_by=CUSTOMER_ID, order_by=[ibis.desc('n'), col])
     return n.mutate(rank=ibis.row_number().over(w)).filter(it.rank == 0).select(CUSTOMER_ID, col)
+
+def home_market(parts: ibis.Table) -> ibis.Expr:
+    "The shop's home market: the country of most customers (each customer's `_most_frequent` country; ties: the first alphabetically), as a scalar; null without countries."
+    n = _most_frequent(parts, COUNTRY).filter(it[COUNTRY].notnull()).group_by(COUNTRY).aggregate(n=it.count())
+    return n.order_by([ibis.desc('n'), COUNTRY]).limit(1)[COUNTRY].as_scalar()
+
+def store_home_market(rows: pd.DataFrame) -> str | None:
+    "`home_market` of one cutoff's store rows (their countries), for the API's one-customer rows; None without countries."
+    n = rows[COUNTRY].dropna().value_counts()
+    return sorted(n[n == n.max()].index)[0] if len(n) else None
 
 def inter_purchase_expr(parts: ibis.Table, # roll-up rows (`order_parts` or `line_parts`) or sale lines: `customer_id`, `invoice_date`
                         ipt_min_purchases: int = 3, # statistics need this many purchase days
@@ -297,6 +305,7 @@ def customer_features_expr(tx: ibis.Table, # clean transactions
                            extreme_quantile: float = 0.9999,
                            thresholds: tuple[float, float] | None = None, # extreme-line thresholds to use (None: computed from `tx` before the cutoff)
                            cache: bool = True, # cache the roll-up in the engine (False: one plain query, e.g. to compile it once to SQL)
+                           home: str | None = None, # the home market (None: `home_market` of the lines before the cutoff; the API passes the store's)
                           ) -> ibis.Table:
     """One row per customer with a net purchase before `cutoff`: features, and targets where the data reach the window's end (else null).
     Each query reads the lines once: the extreme-line thresholds are computed first, and the roll-up (`order_parts`) and
@@ -310,6 +319,7 @@ def customer_features_expr(tx: ibis.Table, # clean transactions
     f = _join(_join(f, return_expr(returns, cutoff), 'left'), activity_expr(parts, cutoff, horizon_days, data_start), 'left')
     f = f.mutate(n_return_lines=f.n_return_lines.fill_null(0).cast('int64'), returned_value=f.returned_value.fill_null(0.0).cast('float64'))
     f = f.mutate(return_rate=f.returned_value / (f.revenue_total + f.returned_value))     # share of what was ordered that was cancelled
+    f = f.mutate(home_market=(f[COUNTRY] == (home_market(parts) if home is None else ibis.literal(home))).fill_null(False).cast('float64'))
     if data_end is not None and window_inside(cutoff, horizon_days, data_end):
         f = _join(f, targets_expr(tx, cutoff, horizon_days), 'left')
         f = f.mutate(**{c: f[c].fill_null(0.0) for c in TARGETS[:3]})
@@ -320,6 +330,7 @@ def customer_features_expr(tx: ibis.Table, # clean transactions
 def _typed(out: pd.DataFrame) -> pd.DataFrame:
     "The store's column types, sorted by cutoff and customer."
     for c, t in {CUTOFF: 'datetime64[ns]', **DTYPES}.items():
+        if c == CUSTOMER_ID and not pd.api.types.is_numeric_dtype(out[c]): t = 'string'      # text ids (emails, UUIDs) stay text
         if str(out[c].dtype) != t: out[c] = out[c].astype(t)             # only the columns that differ: cheap for the API's one-row frames
     return out.sort_values([CUTOFF, CUSTOMER_ID], ignore_index=True) if len(out) > 1 else out.reset_index(drop=True)
 
@@ -329,11 +340,12 @@ def customer_features(tx: pd.DataFrame, returns: pd.DataFrame, cutoff: pd.Timest
                       data_start: pd.Timestamp | None = None, # start of the data (default: first line of `tx`)
                       extreme_quantile: float = 0.9999,
                       thresholds: tuple[float, float] | None = None, # extreme-line thresholds (None: from `tx`); the API passes the store's, to score one customer
+                      home: str | None = None, # the home market (None: from `tx`); the store's, to score one customer ('': none)
                      ) -> pd.DataFrame:
     "`customer_features_expr` of frames."
     start, end = (tx[INVOICE_DATE].min() if data_start is None else data_start), (tx[INVOICE_DATE].max() if data_end is None else data_end)
     e = customer_features_expr(ibis.memtable(tx), ibis.memtable(returns), cutoff, horizon_days, time_unit, ipt_min_purchases, end, start, extreme_quantile, thresholds,
-                               cache=False)    # a cached part would live in Ibis's default backend, not in the one-thread DuckDB of `_run`
+                               cache=False, home=home)    # a cached part would live in Ibis's default backend, not in the one-thread DuckDB of `_run`
     return _typed(_run(e, None))
 
 def _inputs(con, engine: str, tx, returns):
@@ -375,11 +387,13 @@ def customer_features_sql(tx_schema: ibis.Schema, # schema of the clean transact
                           cutoff: pd.Timestamp, horizon_days: int = 90, time_unit: str = 'D', ipt_min_purchases: int = 3,
                           data_start: pd.Timestamp | None = None, # start of the data the store was built on
                           thresholds: tuple[float, float] = (float('inf'), float('inf')), # the store's extreme-line thresholds at `cutoff`
+                          home: str | None = None, # the store's home market at `cutoff` (settings.json; None: no country)
                          ) -> str:
     """`customer_features_expr` compiled once to DuckDB SQL over the tables named in `SCORE_TABLES` (no targets):
     compiling takes ~0.5 s, running it on one customer's lines ~30 ms, so a service compiles it once per cutoff."""
     t, r = ibis.table(tx_schema, name=SCORE_TABLES[0]), ibis.table(returns_schema, name=SCORE_TABLES[1])
-    e = customer_features_expr(t, r, cutoff, horizon_days, time_unit, ipt_min_purchases, None, data_start, thresholds=tuple(map(float, thresholds)), cache=False)
+    e = customer_features_expr(t, r, cutoff, horizon_days, time_unit, ipt_min_purchases, None, data_start, thresholds=tuple(map(float, thresholds)), cache=False,
+                               home=home or '')      # '' matches no country: a shop without countries has no home market
     return str(ibis.to_sql(e, dialect='duckdb'))
 
 def run_features_sql(sql: str, # from `customer_features_sql`
@@ -397,14 +411,14 @@ def run_features_sql(sql: str, # from `customer_features_sql`
 # %% ../nbs/02_features.ipynb
 PERIOD_WORDS = {'D': 'days', 'W': 'weeks', 'M': 'months'}    # the BTYD summary's periods, by `common.time_unit`
 FEATURE_WORDS = {   # name: (words, kind of value); {periods}: days, weeks or months, by the time unit
-    'frequency': ('{periods} with a repeat purchase', 'count'), 'recency': ('{periods} from first to last purchase', 'count'),
+    'frequency': ('days with a repeat purchase', 'count'), 'recency': ('{periods} from first to last purchase', 'count'),
     'T': ('customer age in {periods}', 'count'), 'monetary_value': ('mean spend per repeat purchase', 'money'),
     'recency_days': ('days since the last purchase', 'count'), 'tenure_days': ('days since the first purchase', 'count'),
     'n_orders': ('orders', 'count'), 'revenue_total': ('total spend', 'money'), 'avg_order_value': ('mean order value', 'money'),
     'median_order_value': ('median order value', 'money'), 'max_order_value': ('largest order', 'money'),
     'avg_lines_per_order': ('mean lines per order', 'num'), 'avg_items_per_order': ('mean units per order', 'num'),
     'n_products': ('different products bought', 'count'), 'share_extreme_lines': ('share of very large order lines', 'share'),
-    'country': ('country', 'text'), 'is_uk': ('based in the UK', 'yesno'),
+    'country': ('country', 'text'), 'home_market': ('based in the home market', 'yesno'),     # the country of most customers (ecomml.features.home_market)
     'ipt_mean_days': ('mean days between purchases', 'num'), 'ipt_std_days': ('spread of days between purchases', 'num'),
     'recency_over_ipt': ('time since last purchase in usual gaps', 'num'), 'n_return_lines': ('cancelled order lines', 'count'),
     'returned_value': ('cancelled value', 'money'), 'return_rate': ('share of ordered value cancelled', 'share'),
@@ -423,10 +437,12 @@ def feature_phrase(name: str, # a feature (column) name
                    value, # the customer's value of it
                    time_unit: str = 'D', # the BTYD summary's period (see `feature_words`)
                   ) -> str:
-    "A feature and its value in words: 'largest order £21,540', 'based in the UK: no', 'days since the last purchase: 120'."
+    "A feature and its value in words: 'largest order £21,540', 'based in the home market: no', 'days since the last purchase: 120'."
     words, kind = feature_words(name, time_unit), FEATURE_WORDS.get(name, (None, 'num'))[1]
     if value is None or (isinstance(value, float) and np.isnan(value)): return f"{words}: unknown"
-    if kind == 'money': return f"{words} £{value:,.0f}" if value >= 0 else f"{words} −£{-value:,.0f}"
+    if kind == 'money':
+        from ecomml.report import money
+        return f"{words} {money(value)}"          # in the shop's currency
     if kind == 'share': return f"{words} {value:.0%}"
     if kind == 'yesno': return f"{words}: {'yes' if value else 'no'}"
     if kind == 'count': return f"{words}: {value:,.0f}"
@@ -445,12 +461,13 @@ def coverage_problems(store: pd.DataFrame, # the feature store
                       ipt_min_purchases: int = 3,
                       data_start: pd.Timestamp | None = None, # first day of the data (last year's season is unknown before it)
                       min_share: float = 0.99, # a feature must be filled in at least this share of the rows where it applies
+                      absent: tuple = (), # features the source cannot fill (`country` of a shop without countries)
                      ) -> list[str]:
     "Features filled in less than `min_share` of the rows where they apply, per cutoff, in words."
     out = []
     for cut, d in store.groupby(CUTOFF):
         ly_known = data_start is not None and pd.Timestamp(cut) - pd.Timedelta(days=365) >= pd.Timestamp(data_start).normalize()
-        for f in FEATURES:
+        for f in (f for f in FEATURES if f not in absent):
             rows = (d.frequency + 1 >= ipt_min_purchases) if f in ('ipt_mean_days', 'ipt_std_days', 'recency_over_ipt') else \
                    pd.Series(ly_known, index=d.index) if f in ('purchase_days_last_year', 'revenue_last_year') else pd.Series(True, index=d.index)
             if rows.any() and (share := d.loc[rows, f].notna().mean()) < min_share:

@@ -55,7 +55,8 @@ def to_transactions(raw: pd.DataFrame) -> pd.DataFrame:
     tx = pd.DataFrame({INVOICE_NO: raw.InvoiceNo.astype('string'), STOCK_CODE: raw.StockCode.astype('string'),
                        DESCRIPTION: raw.Description.astype('string').str.strip(), QUANTITY: raw.Quantity.astype('int64'),
                        INVOICE_DATE: raw.InvoiceDate.astype('datetime64[ns]'), UNIT_PRICE: raw.UnitPrice.astype(float),
-                       CUSTOMER_ID: raw.CustomerID.astype('Int64'), COUNTRY: raw.Country.astype('string')})
+                       CUSTOMER_ID: raw.CustomerID.astype('Int64' if pd.api.types.is_numeric_dtype(raw.CustomerID) else 'string'),   # ids: numbers, or text (an email)
+                       COUNTRY: raw.Country.astype('string')})
     tx[REVENUE] = tx[QUANTITY] * tx[UNIT_PRICE]
     tx[LINE_ID] = raw.index.to_numpy().astype('int64')
     return tx
@@ -63,17 +64,20 @@ def to_transactions(raw: pd.DataFrame) -> pd.DataFrame:
 # %% ../nbs/01_ingest.ipynb
 def cleaning_rules(non_product_codes: list[str], # stock codes that are not products
                    non_product_pattern: str | None = None, # regular expression of more such codes
+                   return_marker: str | None = 'C', # an order id starting with this marks a cancellation (UCI); None: a line with a negative quantity is one
+                   dedupe: bool = True, # identical lines are one line entered twice (False: a source without order ids, where two equal purchases on a day are two)
+                   zero_price_sales: bool = False, # a line priced 0 is a sale (CDNOW's $0 purchases still make a purchase day)
                   ) -> dict:
     "The named rules, in order: each maps the lines still in play to a mask of the lines it takes out of the sales."
     def non_product(tx):
         m = tx[STOCK_CODE].isin(non_product_codes)
         return m | tx[STOCK_CODE].str.contains(non_product_pattern, regex=True).fillna(False) if non_product_pattern else m
     return {'missing_customer': lambda tx: tx[CUSTOMER_ID].isna(),
-            'duplicate': lambda tx: tx.duplicated(subset=TX_COLUMNS, keep='first'),
-            'cancellation': lambda tx: tx[INVOICE_NO].str.startswith('C'),
+            'duplicate': (lambda tx: tx.duplicated(subset=TX_COLUMNS, keep='first')) if dedupe else (lambda tx: pd.Series(False, index=tx.index)),
+            'cancellation': (lambda tx: tx[INVOICE_NO].str.startswith(return_marker).fillna(False)) if return_marker else (lambda tx: tx[QUANTITY] < 0),
             'non_product': non_product,
             'non_positive_quantity': lambda tx: tx[QUANTITY] <= 0,
-            'non_positive_price': lambda tx: tx[UNIT_PRICE] <= 0}
+            'non_positive_price': (lambda tx: tx[UNIT_PRICE] < 0) if zero_price_sales else (lambda tx: tx[UNIT_PRICE] <= 0)}
 
 # %% ../nbs/01_ingest.ipynb
 def match_cancellations(sales: pd.DataFrame, # sale lines (with `line_id`)
@@ -83,12 +87,12 @@ def match_cancellations(sales: pd.DataFrame, # sale lines (with `line_id`)
     if len(cancels) == 0 or len(sales) == 0: return pd.DataFrame([], columns=['cancel_line', 'sale_line', QUANTITY], dtype='int64')
     def rows(d, ok):
         "Positions of the rows in `ok`, by time, then line (arrays throughout: the API matches one customer's lines per request)."
-        i = np.flatnonzero(ok & d[CUSTOMER_ID].notna().to_numpy() & d[STOCK_CODE].notna().to_numpy())
+        i = np.flatnonzero(ok & d[CUSTOMER_ID].notna().to_numpy())     # a shop without product codes: a return nets a sale of the customer's
         return i[np.lexsort((d[LINE_ID].to_numpy()[i], d[INVOICE_DATE].to_numpy()[i]))]
     c, s = rows(cancels, cancels[QUANTITY].to_numpy() < 0), rows(sales, True)
     C, S = (lambda k: cancels[k].to_numpy()[c]), (lambda k: sales[k].to_numpy()[s])
     # one number per (customer, product), numbered in the order the cancellations first name them
-    cu, st = (pd.factorize(np.concatenate([cancels[k].to_numpy(object)[c], sales[k].to_numpy(object)[s]]))[0].astype(np.int64) for k in (CUSTOMER_ID, STOCK_CODE))
+    cu, st = (pd.factorize(np.concatenate([cancels[k].to_numpy(object)[c], sales[k].to_numpy(object)[s]]), use_na_sentinel=False)[0].astype(np.int64) for k in (CUSTOMER_ID, STOCK_CODE))
     codes = pd.factorize(cu * (int(st.max()) + 1 if len(st) else 1) + st)[0]                     # integers: faster to factorize than pairs
     cc, sc = codes[:len(c)], codes[len(c):]
     so = np.argsort(sc, kind='stable'); sc = sc[so]                         # sales by product of a customer, then time
@@ -139,7 +143,12 @@ def _milli(tx) -> np.ndarray:
 
 def clean_kwargs(ingest: dict) -> dict:
     "The keyword arguments of `clean` from the `ingest` params (the stage and the API clean with the same rules)."
-    return {k: ingest[k] for k in ('non_product_codes', 'non_product_pattern', 'manual_codes', 'discount_codes', 'manual_match_days') if k in ingest}
+    from ecomml.sources import PRESETS
+    own, preset = ingest.get('source', 'uci') not in ('uci', 'synthetic'), PRESETS.get(ingest.get('preset') or '', {})
+    marker = ingest.get('return_marker') or preset.get('return_marker') if own else 'C'     # UCI's C invoices (the simulated store writes them too); a file's: stated, its preset's, or None (a negative line)
+    zero = (ingest.get('zero_price_sales') if ingest.get('zero_price_sales') is not None else preset.get('zero_price_sales', False)) if own else False
+    return {**{k: ingest[k] for k in ('non_product_codes', 'non_product_pattern', 'manual_codes', 'discount_codes', 'manual_match_days') if k in ingest},
+            'return_marker': marker, 'zero_price_sales': bool(zero)}
 
 # %% ../nbs/01_ingest.ipynb
 def match_manual_credits(sales: pd.DataFrame, # product sale lines (`line_id`, `invoice_no`, customer, time, quantity, price)
@@ -191,12 +200,15 @@ def clean(tx: pd.DataFrame, # transactions from `to_transactions`
           manual_codes: list[str] = ('M', 'm'), # non-product codes of manual credits: matched to the sale they equal
           discount_codes: list[str] = ('D',), # non-product codes of discounts: they reduce revenue on their date
           manual_match_days: int = 90, # a manual credit cancels a sale of at most this many days before it
+          return_marker: str | None = 'C', # an order id starting with this marks a cancellation (UCI: 'C'); None: a negative quantity does
+          dedupe: bool = True, # identical lines are one line entered twice (`cleaning_rules`)
+          zero_price_sales: bool = False, # a line priced 0 is a sale (`cleaning_rules`)
           name: str = 'the raw log', # named in errors
          ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Sale lines with the netting lines of matched cancellations and manual credits (`kind` sale / cancellation) and the
     credits that reduce revenue on their date (`kind` credit); the returns table, the rule table and the reconciliation
     (amounts in thousandths of a pound)."""
-    rules, rows = cleaning_rules(list(non_product_codes), non_product_pattern), []
+    rules, rows = cleaning_rules(list(non_product_codes), non_product_pattern, return_marker, dedupe, zero_price_sales), []
     milli = _milli(tx)                                  # of the lines still in play
     steps = [('raw file: every line', len(tx), int(milli.sum()))]
     for rule, mask in rules.items():
@@ -207,11 +219,11 @@ def clean(tx: pd.DataFrame, # transactions from `to_transactions`
             cancels = tx[drop]
             # a line taking goods back is a cancellation only when marked as one (UCI: an invoice number starting 'C'); an unmarked
             # one would fall to the quantity rule below and leave its sale counted gross: an error instead (a 'c' prefix, say)
-            odd = (~drop & (tx[QUANTITY] < 0).to_numpy(bool)).nonzero()[0]
+            odd = (~drop & (tx[QUANTITY] < 0).to_numpy(bool)).nonzero()[0] if return_marker else []
             if len(odd):
                 r = tx.iloc[odd[0]]
                 raise RawDataError(f"{name}: {len(odd):,} line{'s' if len(odd) != 1 else ''} with a negative quantity but no cancellation mark (an invoice "
-                                   f"number starting 'C'), first in row {int(r[LINE_ID]) + 2} (invoice {r[INVOICE_NO]!r}, quantity {r[QUANTITY]}): "
+                                   f"number starting {return_marker!r}), first in row {int(r[LINE_ID]) + 2} (invoice {r[INVOICE_NO]!r}, quantity {r[QUANTITY]}): "
                                    "a return must be marked as the source marks them, or it is counted as a sale")
         if rule == 'non_product': manual_sales = tx[drop & tx[STOCK_CODE].isin(list(manual_codes)).fillna(False).to_numpy(bool) & (tx[QUANTITY] > 0).to_numpy()]
         if n: tx, milli = tx[~drop], milli[~drop]        # a rule that takes nothing out leaves the table as it is
@@ -276,7 +288,7 @@ def clean(tx: pd.DataFrame, # transactions from `to_transactions`
              ('postage, fee and other non-product credits: out of sales, as postage is', *of('non_product')),
              ('= cancellation lines (C invoices)', len(returns), int(cm.sum()))]
     tx = pd.concat(parts, ignore_index=True).sort_values([INVOICE_DATE, LINE_ID], kind='stable').reset_index(drop=True)
-    for t in (tx, returns): t[CUSTOMER_ID] = t[CUSTOMER_ID].astype('int64')
+    for t in (tx, returns): t[CUSTOMER_ID] = t[CUSTOMER_ID].astype('int64' if pd.api.types.is_numeric_dtype(t[CUSTOMER_ID]) else 'string')
     rec = pd.concat([pd.DataFrame(steps, columns=['step', 'lines', 'milli']).assign(table='sales'),
                      pd.DataFrame(where, columns=['step', 'lines', 'milli']).assign(table='cancellations')], ignore_index=True)
     return tx, returns, pd.DataFrame(rows), rec
@@ -297,7 +309,7 @@ def catalogue(tx: pd.DataFrame, at: pd.Timestamp | None = None,
              ) -> pd.Index:
     "The products of the net sales before `at` (all: None), sorted: the catalogue every page counts (`product_count`) and recommendations cover (`catalogue_coverage`)."
     net = net_sales(tx, at) if net is None else net
-    return pd.Index(sorted(net[STOCK_CODE].astype(str).unique()), name=STOCK_CODE)
+    return pd.Index(sorted(net[STOCK_CODE].dropna().astype(str).unique()), name=STOCK_CODE)     # a shop without product codes has none
 
 def product_count(tx: pd.DataFrame, at: pd.Timestamp | None = None, net: pd.DataFrame | None = None) -> int:
     "Products in the catalogue: one definition for the ingest report, the dashboard and the index."

@@ -144,5 +144,5 @@ def list_page(title: str, header: str, rows: pd.DataFrame, # from `list_rows`
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title><style>{css}'
             'body{font-family:system-ui,sans-serif;margin:20px}table{border-collapse:collapse;font-size:12px}'
             'th,td{border-bottom:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}</style></head><body>'
-            f'<h1>{e(title)}</h1><p>{e(header)}</p><p><a href="{e(csv)}">Download the list as CSV</a> (money with two decimals, in pounds); '
+            f'<h1>{e(title)}</h1><p>{e(header)}</p><p><a href="{e(csv)}">Download the list as CSV</a> (money with two decimals, in £); '
             f'<a href="../index.html">back to the index</a>.</p><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></body></html>')

@@ -11,10 +11,10 @@ import pandas as pd
 from .core import *
 
 # %% auto 0
-__all__ = ['effect_size', 'page_verdict', 'drift_report', 'complete_months', 'month_slices', 'month_volumes', 'transaction_drift',
-           'store_drift', 'matured_cutoffs', 'served_clv_predictions', 'clv_decay', 'churn_decay', 'recs_decay',
-           'served_scores', 'label_free', 'history_band', 'bias_runs', 'same_gap_changes', 'checks', 'verdict',
-           'inject_change', 'run_monitor']
+__all__ = ['RECS_DECAY_COLUMNS', 'effect_size', 'page_verdict', 'drift_report', 'complete_months', 'month_slices',
+           'month_volumes', 'transaction_drift', 'store_drift', 'matured_cutoffs', 'served_clv_predictions',
+           'clv_decay', 'churn_decay', 'recs_decay', 'served_scores', 'label_free', 'history_band', 'bias_runs',
+           'same_gap_changes', 'checks', 'verdict', 'inject_change', 'run_monitor']
 
 # %% ../nbs/06b_monitor.ipynb
 def effect_size(reference: pd.Series, current: pd.Series,
@@ -115,6 +115,7 @@ def month_volumes(orders: pd.DataFrame, lines: pd.DataFrame, tx: pd.DataFrame, r
 
 def transaction_drift(orders: pd.DataFrame, lines: pd.DataFrame, # from `month_slices`
                       threshold: float = 0.1, top_products: int = 50, line_sample: int = 20_000, seed: int = 42,
+                      absent: tuple = (), # fields the source lacks ('country', 'stock_code'): their measures are left out
                      ) -> tuple[pd.DataFrame, dict]:
     """Each complete month against the month before: drift of order value, lines per order and country (orders), and of the product mix and unit
     prices (sale lines; products outside the reference month's `top_products` pooled as 'other'; at most `line_sample` lines a month, seeded).
@@ -125,11 +126,11 @@ def transaction_drift(orders: pd.DataFrame, lines: pd.DataFrame, # from `month_s
     def sample(d):
         return d if len(d) <= line_sample else d.iloc[np.sort(rng.choice(len(d), line_sample, replace=False))]
     for prev, cur in zip(months, months[1:]):
-        po, co = (orders[orders.month == x][['order_value', 'lines_per_order', COUNTRY]] for x in (prev, cur))
+        po, co = (orders[orders.month == x][['order_value', 'lines_per_order'] + ([] if COUNTRY in absent else [COUNTRY])] for x in (prev, cur))
         to, so = drift_report(po.reset_index(drop=True), co.reset_index(drop=True), threshold, money=('order_value',))
         pl, cl = (sample(lines[lines.month == x]) for x in (prev, cur))
         top = set(pl[STOCK_CODE].value_counts().index[:top_products])         # the reference month's best sellers: nothing from the later month
-        mix = lambda d: pd.DataFrame({'product': np.where(d[STOCK_CODE].isin(top), d[STOCK_CODE], 'other'), UNIT_PRICE: d[UNIT_PRICE].to_numpy(float)})
+        mix = lambda d: pd.DataFrame({**({} if STOCK_CODE in absent else {'product': np.where(d[STOCK_CODE].isin(top), d[STOCK_CODE], 'other')}), UNIT_PRICE: d[UNIT_PRICE].to_numpy(float)})
         tl, sl = drift_report(mix(pl), mix(cl), threshold, money=(UNIT_PRICE,))
         t = pd.concat([to, tl], ignore_index=True).assign(month=cur, reference=prev)
         rows.append(t); snaps[cur] = (so, sl)
@@ -185,6 +186,10 @@ def clv_decay(store: pd.DataFrame, # the feature store at monthly cutoffs
         for n in names:
             try: pur, rev = served_clv_predictions(cal, n, store, horizon_days, time_unit, seed, ml, penalizer, spend_penalizer)
             except ValueError: continue                # gradient boosting before any earlier window
+            except RuntimeError as e:                  # a refit that does not converge on a small month: that model is not judged there, and the table says why
+                r[f'{n}_failed'] = str(e).split(':')[0]; continue
+            if not np.isfinite(rev).all():             # a refit whose spend model has no finite mean on that month (Gamma-Gamma's q <= 1)
+                r[f'{n}_failed'] = f'{int((~np.isfinite(rev)).sum()):,} predictions are not finite'; continue
             m = holdout_metrics(cal.target_revenue, rev)
             r.update({f'{n}_{k}': v for k, v in m.items()}); r[f'{n}_predicted_revenue'] = float(np.sum(rev))
         rows.append(r)
@@ -215,6 +220,8 @@ def churn_decay(store: pd.DataFrame, # the feature store at monthly cutoffs
         g = pd.DataFrame({'bin': k, 'p': p, 'y': y}).groupby('bin').agg(predicted=('p', 'mean'), observed=('y', 'mean'), customers=('y', 'size')).reset_index()
         cal_rows.append(g.assign(cutoff=c))
     return pd.DataFrame(rows), (pd.concat(cal_rows, ignore_index=True) if cal_rows else pd.DataFrame())
+
+RECS_DECAY_COLUMNS = ['repeat_ndcg', 'repeat_popularity_ndcg', 'explore_ndcg', 'explore_popularity_ndcg']
 
 def recs_decay(tx: pd.DataFrame, cutoffs: list, # clean transactions; the matured cutoffs
                lists: dict, # {'repeat': model, 'explore': model} served (recs.json)
@@ -454,6 +461,7 @@ def run_monitor(tx: pd.DataFrame, returns: pd.DataFrame, # clean transactions an
                 recs: dict | None = None, # the `recs` params (k, popularity_days, model settings)
                 ml: dict | None = None, # gradient boosting's settings, if it is the served CLV model
                 btyd: dict | None = None, # {'penalizer', 'spend_penalizer'}: the clv stage's (models/clv/model.json's `params`)
+                absent: tuple = (), # fields the source lacks ('country', 'stock_code'): no country or product measures; without products no recommendations
                ) -> dict:
     "Everything the monitor stage reports: monthly volumes and drift, store drift, decay per matured cutoff, label-free checks, flags, the verdict, seconds per part."
     import time
@@ -465,14 +473,17 @@ def run_monitor(tx: pd.DataFrame, returns: pd.DataFrame, # clean transactions an
     thr = monitor['drift_threshold']
     orders, lines = month_slices(tx, returns)
     out = {'volumes': month_volumes(orders, lines, tx, returns)}
-    out['transactions'], out['month_snapshots'] = transaction_drift(orders, lines, thr, monitor['top_products'], monitor['line_sample'], seed); lap('transaction drift')
-    out['store'], out['store_snapshots'] = store_drift(store, list(monitor['store_features']), thr); lap('store drift')
+    out['transactions'], out['month_snapshots'] = transaction_drift(orders, lines, thr, monitor['top_products'], monitor['line_sample'], seed, absent); lap('transaction drift')
+    out['store'], out['store_snapshots'] = store_drift(store, [f for f in monitor['store_features'] if f not in absent], thr); lap('store drift')
     pen = {k: float((btyd or {}).get(k, 0.0)) for k in ('penalizer', 'spend_penalizer')}
     out['clv'] = clv_decay(store, served['clv'], monitor['challenger'], horizon_days, time_unit, seed, ml, **pen); lap('clv decay')
     out['churn'], out['churn_bins'] = churn_decay(store, served['churn'], churn_hp, horizon_days, seed); lap('churn decay')
     hp = {k: v for k, v in recs.items() if k.startswith(('knn_', 'bm25_', 'als_', 'blend_'))}
-    out['recs'] = recs_decay(tx, matured_cutoffs(store), {'repeat': served['repeat'], 'explore': served['explore']}, horizon_days,
-                             recs.get('k', 10), recs.get('popularity_days', 30), seed, **hp); lap('recs decay')
+    if served.get('repeat') is None:     # no recommendations served (a shop without products): nothing to judge
+        out['recs'] = pd.DataFrame({CUTOFF: pd.Series(dtype='datetime64[ns]'), **{c: pd.Series(dtype='float64') for c in RECS_DECAY_COLUMNS}})
+    else: out['recs'] = recs_decay(tx, matured_cutoffs(store), {'repeat': served['repeat'], 'explore': served['explore']}, horizon_days,
+                                   recs.get('k', 10), recs.get('popularity_days', 30), seed, **hp)
+    lap('recs decay')
     out['label_free'] = label_free(store, served['churn'], churn_hp, served['clv'], horizon_days, time_unit, seed, ml, monitor['max_score_drift'], **pen); lap('label-free')
     store_from = tx[INVOICE_DATE].min().normalize() + pd.Timedelta(days=horizon_days)
     out['flags'] = checks(out['clv'], out['churn'], out['recs'], out['store'], out['transactions'], out['label_free'], served, store_from=store_from,

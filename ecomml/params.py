@@ -69,7 +69,16 @@ class Common(_Section):
     def _sorted_unique(cls, v): return _sorted_days(v)
 
 class Ingest(_Section):
-    source: Literal['uci', 'synthetic']
+    source: Literal['uci', 'synthetic', 'file']
+    path: str | None
+    preset: Literal['online_retail', 'online_retail_ii', 'cdnow', 'shopify_orders'] | None
+    columns: dict[str, str] | None
+    currency: Annotated[str, Field(pattern=r'^[A-Z]{3}$')] | None
+    delimiter: Annotated[str, Field(min_length=1)] | None
+    encoding: Annotated[str, Field(min_length=1)] | None
+    sheet: str | None
+    return_marker: Annotated[str, Field(min_length=1)] | None
+    zero_price_sales: bool | None
     include_online_retail_ii: bool
     accept_other_release: bool
     download: bool
@@ -95,6 +104,21 @@ class Ingest(_Section):
     def _format(cls, v):
         if v is not None and not re.search(r'%[dmYyb]', v): raise ValueError(f"{v!r} is not a strptime format such as '%d/%m/%Y %H:%M'")
         return v
+
+    @field_validator('columns')
+    @classmethod
+    def _fields(cls, v):
+        from ecomml.sources import FIELDS
+        if v is not None and (bad := [k for k in v if k not in FIELDS]): raise ValueError(f"{bad[0]!r} is not a field; the fields are {', '.join(FIELDS)}")
+        return v
+
+    @model_validator(mode='after')
+    def _own_data(self):
+        if self.source == 'file':
+            if not self.path: raise ValueError("source 'file' needs ingest.path: a file, a glob (orders/*.csv) or a folder")
+            if not self.preset and not self.columns:
+                raise ValueError("source 'file' needs ingest.columns (our field: your column; at least customer_id, invoice_date and revenue or unit_price) or ingest.preset")
+        return self
 
 class Synthetic(_Section):
     n_customers: Annotated[int, Field(ge=2)]

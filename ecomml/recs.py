@@ -14,9 +14,9 @@ from .ingest import net_sales, catalogue, catalogue_coverage
 from .ranking import ranking_metrics
 
 # %% auto 0
-__all__ = ['RECOMMENDERS', 'LISTS', 'Interactions', 'recent_popularity', 'split_truth', 'Recommender', 'top_k',
+__all__ = ['RECOMMENDERS', 'LISTS', 'NO_PRODUCTS', 'Interactions', 'recent_popularity', 'split_truth', 'Recommender', 'top_k',
            'evaluate_recommenders', 'bought_together', 'reasons', 'product_descriptions', 'choose_lists',
-           'recommend_lists', 'recommender_arrays', 'recommenders_from_arrays']
+           'recommend_lists', 'recommender_arrays', 'recommenders_from_arrays', 'skipped_outputs']
 
 # %% ../nbs/06_recs.ipynb
 class Interactions:
@@ -244,7 +244,8 @@ def recommender_arrays(fits: dict, # {list: fitted Recommender} from `recommend_
     I = next(iter(fits.values())).I
     if any(R.I is not I for R in fits.values()): raise ValueError("recommender_arrays: the lists must share one interaction matrix")
     M = I.matrix.tocsr()
-    a = dict(customers=np.asarray(I.customers, np.int64), items=np.asarray(I.items).astype(str), counts_data=M.data, counts_indices=M.indices,
+    ids = np.asarray(I.customers)
+    a = dict(customers=ids.astype(np.int64) if np.issubdtype(ids.dtype, np.number) else ids.astype(str), items=np.asarray(I.items).astype(str), counts_data=M.data, counts_indices=M.indices,
              counts_indptr=M.indptr, popularity=next(iter(fits.values())).pop, lists=np.array(list(fits)))
     for lst, R in fits.items(): a.update(_model_arrays(R, f'{lst}__'))
     return a
@@ -266,3 +267,19 @@ def recommenders_from_arrays(a: dict, # from `recommender_arrays` (e.g. read bac
     I.matrix = sp.csr_matrix((a['counts_data'], a['counts_indices'], a['counts_indptr']), shape=(len(I.customers), len(I.items)))
     I.item_buyers, I.cutoff = np.asarray((I.matrix > 0).sum(0)).ravel(), None
     return {str(l): _from_arrays(a, f'{l}__', I, a['popularity']) for l in a['lists']}
+
+# %% ../nbs/06_recs.ipynb
+NO_PRODUCTS = ("the orders have no product codes (ingest.columns maps no stock_code), so there is nothing to recommend "
+               "and no products bought together")
+
+def skipped_outputs(reason: str = NO_PRODUCTS) -> dict:
+    "The recs stage's outputs when it cannot run: empty tables of the usual columns and types, and a card and metrics that say why."
+    from ecomml.registry import npz_dumps
+    text, i64, f64 = (lambda: pd.Series(dtype='string')), (lambda: pd.Series(dtype='int64')), (lambda: pd.Series(dtype='float64'))
+    recs_ = pd.DataFrame({CUSTOMER_ID: i64(), 'list': text(), 'rank': i64(), 'product': text(), 'description': text(), 'score': f64(), 'reason': text()})
+    bt = pd.DataFrame({'product': text(), 'rank': i64(), 'other_product': text(), 'baskets_together': i64(), 'confidence': f64(), 'lift': f64(),
+                       'description': text(), 'other_description': text()})
+    return {DATA_SCORES/'recommendations.parquet': recs_, DATA_SCORES/'bought_together.parquet': bt,
+            MODELS/'recs'/'model.json': {'name': 'ecomml recommendations', 'skipped': reason},
+            MODELS/'recs'/'MODEL_CARD.md': f"# ecomml recommendations\n\nNot trained: {reason}.\n",
+            MODELS/'recs'/'model.npz': npz_dumps(skipped=np.array([reason])), METRICS/'recs.json': {'skipped': True, 'skip_reason': reason}}

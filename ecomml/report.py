@@ -9,20 +9,38 @@ import numpy as np
 import pandas as pd
 
 # %% auto 0
-__all__ = ['FORMATS', 'SUMMARY_KEY', 'CSS', 'money', 'pct', 'count', 'people', 'figure', 'show_figure', 'summary', 'show_summary',
-           'is_stage_cell', 'report_notebook']
+__all__ = ['FORMATS', 'SUMMARY_KEY', 'CSS', 'set_currency', 'currency_sign', 'money', 'pct', 'count', 'people', 'figure',
+           'show_figure', 'summary', 'show_summary', 'is_stage_cell', 'report_notebook']
 
 # %% ../nbs/00d_report.ipynb
 def _missing(x) -> bool:
     try: return x is None or not np.isfinite(float(x))
     except (TypeError, ValueError): return True
 
-def money(x, # an amount in pounds
+_CURRENCY = {}
+
+def set_currency(code: str | None):
+    "Write amounts in `code` from now on in this process (the ingest stage, which knows the currency before source.json is written)."
+    _CURRENCY.update(pinned=code)
+
+def currency_sign() -> str:
+    "The shop's currency sign: the one `set_currency` pinned, else that of data/interim/source.json in the working directory (the project root in a stage or the API), else £."
+    from ecomml.core import currency_symbol, shop_currency
+    from pathlib import Path
+    if 'pinned' in _CURRENCY: return currency_symbol(_CURRENCY['pinned'])
+    p = Path('data/interim/source.json')
+    try: key = (str(p.resolve()), p.stat().st_mtime_ns)
+    except OSError: return '£'
+    if _CURRENCY.get('key') != key: _CURRENCY.update(key=key, sign=currency_symbol(shop_currency()))
+    return _CURRENCY['sign']
+
+def money(x, # an amount in the shop's currency (`currency_sign`: £ for the UCI shop)
           decimals: int = 0) -> str:
-    "£1,234 (−£1,234 for a negative amount, – for a missing one)."
+    "£1,234 (−£1,234 for a negative amount, – for a missing one); $1,234 for a shop in dollars."
     if _missing(x): return '–'
-    s = f"£{abs(float(x)):,.{decimals}f}"
-    return '−' + s if float(x) < 0 and s.strip('£0.,') else s
+    sign = currency_sign()
+    s = f"{sign}{abs(float(x)):,.{decimals}f}"
+    return '−' + s if float(x) < 0 and s.removeprefix(sign).strip('0.,') else s
 
 def pct(x, # a share (0.123 is 12.3%)
         decimals: int = 1) -> str:

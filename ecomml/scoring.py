@@ -27,6 +27,10 @@ def _num(x, nd: int = 2):
     "A float for JSON: rounded, None for NaN."
     return None if x is None or pd.isna(x) else round(float(x), nd)
 
+def _id(x):
+    "A customer id for JSON and lookups: an int for numeric ids, the text itself for text ids (emails, UUIDs)."
+    return str(x) if isinstance(x, str) else int(x)
+
 def customer_records(clv: pd.DataFrame, churn: pd.DataFrame, segments: pd.DataFrame, store_now: pd.DataFrame,
                      recs: pd.DataFrame, # scores of each stage; the feature store at the score date
                      versions: dict, # {model: version label}, shown in each record
@@ -42,11 +46,11 @@ def customer_records(clv: pd.DataFrame, churn: pd.DataFrame, segments: pd.DataFr
     top = recs[recs['rank'] <= k].sort_values([CUSTOMER_ID, 'list', 'rank'])
     col = lambda c: top[c].to_numpy(object).tolist()      # Python values: iterating a pandas string column goes through pandas for every cell
     for cid, l, p, desc, why in zip(*map(col, [CUSTOMER_ID, 'list', 'product', 'description', 'reason'])):
-        lists.setdefault(int(cid), {'repeat': [], 'explore': []}).setdefault(l, []).append(
+        lists.setdefault(_id(cid), {'repeat': [], 'explore': []}).setdefault(l, []).append(
             {'stock_code': str(p), 'description': None if pd.isna(desc) else str(desc), 'reason': why})
     out = {}
     for r in d.to_dict('records'):
-        cid, date = int(r[CUSTOMER_ID]), pd.Timestamp(r['score_date'])
+        cid, date = _id(r[CUSTOMER_ID]), pd.Timestamp(r['score_date'])
         has = lambda c: not pd.isna(r.get(c))
         out[cid] = {
             'customer_id': cid, 'as_of': f'{date:%Y-%m-%d}',
@@ -129,7 +133,7 @@ class Scorer:
             thr = self.settings['extreme_thresholds'][f'{c:%Y-%m-%d}']
             self._sql[key] = customer_features_sql(TX_SCHEMA, RETURNS_SCHEMA, as_of, self.settings['horizon_days'],
                                                    self.settings['time_unit'], self.settings['ipt_min_purchases'], pd.Timestamp(self.settings['data_start']),
-                                                   (thr['quantity'], thr['revenue']))
+                                                   (thr['quantity'], thr['revenue']), (self.settings.get('home_market') or {}).get(f'{c:%Y-%m-%d}'))
         return self._sql[key]
 
     def features(self, tx: pd.DataFrame, returns: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:

@@ -46,18 +46,32 @@ def test_returns_marked_another_way_are_an_error_not_gross_sales(project, monkey
 
 @pytest.mark.slow
 def test_every_chapter_on_a_small_shop_without_returns(project):
-    """500 customers and no returns: every stage runs to its report. The monitor refits at monthly cutoffs of ~100 customers, where
-    Gamma-Gamma needs clv.spend_penalizer: the refits now take the clv stage's penalties (they ignored them, so setting them changed nothing)."""
-    set_params(project, ingest={'source': 'synthetic', 'download': False}, synthetic={'n_customers': 500, 'return_share': 0.0},
+    """500 customers and no returns, read as a shop's own CSV export (issue 31): customers are e-mail addresses, dates day-first,
+    amounts in euros. Every stage runs to its report. The monitor refits at monthly cutoffs of ~100 customers, where Gamma-Gamma
+    needs clv.spend_penalizer: the refits now take the clv stage's penalties (they ignored them, so setting them changed nothing)."""
+    raw = small_raw(500)
+    raw = raw[raw.CustomerID.notna() & ~raw.InvoiceNo.astype(str).str.startswith('C')]
+    raw.assign(email=raw.CustomerID.map(lambda c: f'shopper.{int(c)}@example.com'), when=raw.InvoiceDate.dt.strftime('%d/%m/%Y %H:%M'),
+               total=(raw.Quantity * raw.UnitPrice).round(2)).to_csv(project/'data/raw/orders.csv', index=False)
+    set_params(project, ingest={'source': 'file', 'path': 'data/raw/orders.csv', 'date_format': '%d/%m/%Y %H:%M', 'currency': 'EUR', 'download': False,
+                                'columns': {'invoice_no': 'InvoiceNo', 'customer_id': 'email', 'invoice_date': 'when', 'stock_code': 'StockCode',
+                                            'description': 'Description', 'quantity': 'Quantity', 'revenue': 'total', 'country': 'Country'}},
                clv={'interval_draws': 10, 'penalizer': 0.001, 'spend_penalizer': 0.01})   # what the fits' errors ask a small shop to set
     for s in STAGES: run_stage(s, root=project)
     for s in ['01_ingest', '02_features', '03_clv', '04_churn', '05_segments', '06_recs', '06b_monitor', '07_dashboard']:
-        assert (project/'reports'/f'{s}.html').stat().st_size > 0
-    assert (project/'reports/dashboard.html').exists()
+        text = (project/'reports'/f'{s}.html').read_text()
+        assert '£' not in text and ('€' in text or s in ('02_features', '06_recs')), s     # amounts in the shop's currency (these two show none)
+    assert json.loads((project/'reports/metrics/recs.json').read_text())['split_cutoff'] == '2011-09-10'   # recs.split_cutoff: auto, the newest matured cutoff
+    ingest = json.loads((project/'reports/metrics/ingest.json').read_text())
+    assert ingest['removed_cancellation'] == 0 and ingest['customers'] == raw.CustomerID.nunique()
     card = json.loads((project/'models/clv/model.json').read_text())
     assert card['params']['penalizer'] == 0.001 and card['params']['spend_penalizer'] == 0.01
     monitor = json.loads((project/'reports/metrics/monitor.json').read_text())
     assert monitor['newest_cutoff'] == '2011-12-10' and len(monitor['decay']['clv']) >= 3     # the CLV refits ran at the matured cutoffs
-    assert json.loads((project/'reports/metrics/recs.json').read_text())['split_cutoff'] == '2011-09-10'   # recs.split_cutoff: auto, the newest matured cutoff
-    ingest = json.loads((project/'reports/metrics/ingest.json').read_text())
-    assert ingest['removed_cancellation'] == 0 and ingest['customers'] == 500
+    # text ids everywhere: the store, the scores, the recommendations and the lists keep the e-mail addresses
+    for f in ['data/features/customers.parquet', 'data/scores/clv.parquet', 'data/scores/churn.parquet', 'data/scores/recommendations.parquet']:
+        ids = pd.read_parquet(project/f).customer_id
+        assert ids.str.fullmatch(r'shopper\.\d+@example\.com').all(), f
+    wb = pd.read_csv(project/'reports/lists/win-back.csv')
+    assert wb.customer.str.endswith('@example.com').all() and 'spend to date (€)' in wb.columns
+    assert pd.read_parquet(project/'data/scores/recommendations.parquet').customer_id.nunique() > 100
