@@ -115,7 +115,8 @@ def raw_history(root: Path, cid: int, raw: pd.DataFrame | None = None) -> list:
     raw = raw_lines(root) if raw is None else raw
     d = raw[raw.CustomerID == cid][['InvoiceNo', 'StockCode', 'Description', 'Quantity', 'InvoiceDate', 'UnitPrice', 'CustomerID', 'Country']].copy()
     d['InvoiceDate'] = d.InvoiceDate.dt.strftime('%Y-%m-%dT%H:%M:%S'); d['InvoiceNo'], d['StockCode'] = d.InvoiceNo.astype(str), d.StockCode.astype(str)
-    return json.loads(d.to_json(orient='records'))
+    from ecomml.scoring import LINE_FIELDS
+    return json.loads(d.rename(columns={c: f for f, c in LINE_FIELDS.items()}).to_json(orient='records'))      # POST /score's field names
 
 
 def score_mix(url: str, root: Path, as_of: str, n: int, seed: int = 0) -> dict:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .core import *
 from .registry import ARTIFACTS, RegistryError, load_model, read_recorded
-from .scoring import SCORE_FILES, HistoryError, Scorer, clean_history, customer_records
+from .scoring import SCORE_FILES, HistoryError, Scorer, _id, clean_history, customer_records
 
 # %% ../nbs/08a_api.ipynb
 # what the service decodes of each model (every file is checked against dvc.lock all the same): the recommenders' arrays
@@ -116,18 +116,19 @@ MAX_LINES = 20_000            # a customer's history; the largest in the UCI dat
 MAX_BODY_BYTES = 4_000_000    # larger request bodies get 413 before they are read
 
 class Line(BaseModel):
-    "One invoice line in the raw schema of the Online Retail workbook."
+    "One order line in ecomml's field names (whatever the source called them: `ingest.columns`); a return has a negative quantity and its order id starts with C, as the UCI data mark them."
     model_config = ConfigDict(extra='forbid')
-    InvoiceNo: str = Field(min_length=1, max_length=20, examples=['536365'])
-    StockCode: str = Field(min_length=1, max_length=20, examples=['85123A'])
-    Description: str | None = Field(None, max_length=200, examples=['WHITE HANGING HEART T-LIGHT HOLDER'])
-    Quantity: int = Field(ge=-1_000_000, le=1_000_000, examples=[6])
-    InvoiceDate: datetime = Field(examples=['2010-12-01T08:26:00'])
-    UnitPrice: float = Field(ge=-1e6, le=1e6, allow_inf_nan=False, examples=[2.55])
-    CustomerID: int | None = Field(None, ge=1, le=10**9, examples=[17850])
-    Country: str | None = Field(None, max_length=60, examples=['United Kingdom'])
+    invoice_no: str = Field(min_length=1, max_length=40, description='the order', examples=['536365'])
+    stock_code: str = Field(min_length=1, max_length=40, description='the product', examples=['85123A'])
+    description: str | None = Field(None, max_length=200, description='the product name', examples=['WHITE HANGING HEART T-LIGHT HOLDER'])
+    quantity: int = Field(ge=-1_000_000, le=1_000_000, description='units (negative: a return)', examples=[6])
+    invoice_date: datetime = Field(description="when, in the shop's local time", examples=['2010-12-01T08:26:00'])
+    unit_price: float = Field(ge=-1e6, le=1e6, allow_inf_nan=False, description="price of one unit in the shop's currency", examples=[2.55])
+    customer_id: Annotated[int, Field(ge=1, le=10**18)] | Annotated[str, Field(min_length=1, max_length=254)] | None = Field(
+        None, description='the customer: a number or text (an e-mail), the same on every line', examples=[17850])
+    country: str | None = Field(None, max_length=60, examples=['United Kingdom'])
 
-    @field_validator('InvoiceDate')
+    @field_validator('invoice_date')
     @classmethod
     def _naive(cls, v: datetime) -> datetime:
         if v.tzinfo is not None: raise ValueError("give the shop's local time without a time zone, as the workbook has it (2010-12-01T08:26:00)")
@@ -138,7 +139,7 @@ class ScoreRequest(BaseModel):
     "One customer's history and the date to score it at."
     model_config = ConfigDict(extra='forbid')
     as_of: date = Field(description='score date: only lines strictly before it are seen (2000-01-01 to 2099-12-31)', examples=['2011-12-10'])
-    lines: list[Line] = Field(min_length=1, max_length=MAX_LINES)
+    lines: list[Line] = Field(min_length=1, max_length=MAX_LINES, description="the customer's order lines, any order")
 
     @field_validator('as_of')
     @classmethod
@@ -241,7 +242,7 @@ def create_app(service: Service) -> 'FastAPI':
         except HistoryError as e: return _detail(422, str(e), e.field)
         row = service.scorer.features(tx, returns, as_of)
         if row.empty: return _detail(422, f"no purchase before as_of {as_of:%Y-%m-%d}: nothing to score (the features see only lines strictly before it)", ['body', 'as_of'])
-        cid = int(row[CUSTOMER_ID].iloc[0])
+        cid = _id(row[CUSTOMER_ID].iloc[0])
         return {'customer_id': cid, 'as_of': f'{as_of:%Y-%m-%d}', **service.scorer.score(row, as_of),
                 'lines': {'received': len(lines), 'sale_lines_used': int((tx[INVOICE_DATE] < as_of).sum()), 'on_or_after_as_of': int((tx[INVOICE_DATE] >= as_of).sum())},
                 'model_versions': {k: service.versions[k] for k in ('clv', 'churn', 'segments')},

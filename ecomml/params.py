@@ -69,8 +69,10 @@ class Common(_Section):
     def _sorted_unique(cls, v): return _sorted_days(v)
 
 class Ingest(_Section):
-    source: Literal['uci', 'synthetic', 'file']
+    source: Literal['uci', 'synthetic', 'file', 'sql']
     path: str | None
+    table: Annotated[str, Field(pattern=r'^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$')] | None
+    query: Annotated[str, Field(min_length=1)] | None
     preset: Literal['online_retail', 'online_retail_ii', 'cdnow', 'shopify_orders'] | None
     columns: dict[str, str] | None
     currency: Annotated[str, Field(pattern=r'^[A-Z]{3}$')] | None
@@ -116,8 +118,10 @@ class Ingest(_Section):
     def _own_data(self):
         if self.source == 'file':
             if not self.path: raise ValueError("source 'file' needs ingest.path: a file, a glob (orders/*.csv) or a folder")
-            if not self.preset and not self.columns:
-                raise ValueError("source 'file' needs ingest.columns (our field: your column; at least customer_id, invoice_date and revenue or unit_price) or ingest.preset")
+        if self.source == 'sql' and bool(self.table) == bool(self.query):
+            raise ValueError("source 'sql' needs one of ingest.table (a table name, schema.table) or ingest.query (a SELECT); the URL comes from $ECOMML_DB_URL")
+        if self.source in ('file', 'sql') and not self.preset and not self.columns:
+            raise ValueError(f"source {self.source!r} needs ingest.columns (our field: your column; at least customer_id, invoice_date and revenue or unit_price) or ingest.preset")
         return self
 
 class Synthetic(_Section):

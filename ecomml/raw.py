@@ -184,6 +184,7 @@ def parse_types(df: pd.DataFrame, # raw cells as read
                 max_date: str | None = None, # ... and before this day (default: tomorrow)
                 date_format: str | None = None, # strptime format of text dates (default: ISO 8601 only)
                 max_gap_days: int = 31, # longest plausible gap between consecutive invoice days
+                text_ids: bool = False, # customer ids are text (emails, UUIDs: an own shop's, or the API's lines for one); else numbers
                ) -> pd.DataFrame:
     "Check the schema and convert each column to its type, with the Online Retail column names."
     inv, code, desc, qty, date, price, cust, country = columns
@@ -205,7 +206,8 @@ def parse_types(df: pd.DataFrame, # raw cells as read
         'Description': df[desc].astype(object).where(df[desc].notna(), None),
         'Quantity': q.astype(np.int64), 'InvoiceDate': when.astype('datetime64[ns]'),
         'UnitPrice': _numeric(df[price], path, price, 'must be a number'),
-        'CustomerID': _numeric(df[cust], path, cust, 'must be a number or empty', allow_missing=True),
+        'CustomerID': (df[cust].map(lambda x: None if x is None or (isinstance(x, float) and np.isnan(x)) or not str(x).strip() else str(x).strip()) if text_ids
+                       else _numeric(df[cust], path, cust, 'must be a number or empty', allow_missing=True)),
         'Country': df[country].astype(object).where(df[country].notna(), None)})
 
 # %% ../nbs/00b_raw.ipynb

@@ -15,8 +15,8 @@ from .core import *
 from .registry import RegistryError
 
 # %% auto 0
-__all__ = ['SCORE_FILES', 'RAW_COLUMNS', 'TX_SCHEMA', 'RETURNS_SCHEMA', 'customer_records', 'HistoryError', 'clean_history',
-           'Scorer']
+__all__ = ['SCORE_FILES', 'RAW_COLUMNS', 'LINE_FIELDS', 'TX_SCHEMA', 'RETURNS_SCHEMA', 'customer_records', 'HistoryError',
+           'clean_history', 'Scorer']
 
 # %% ../nbs/08_scoring.ipynb
 SCORE_FILES = {'clv': ['data/scores/clv.parquet'], 'churn': ['data/scores/churn.parquet', 'data/features/customers.parquet', 'data/features/settings.json'],
@@ -70,6 +70,9 @@ def customer_records(clv: pd.DataFrame, churn: pd.DataFrame, segments: pd.DataFr
 
 # %% ../nbs/08_scoring.ipynb
 RAW_COLUMNS = ['InvoiceNo', 'StockCode', 'Description', 'Quantity', 'InvoiceDate', 'UnitPrice', 'CustomerID', 'Country']
+# POST /score's fields, ecomml's names whatever the source called them (ecomml.sources.FIELDS), and the raw schema's column of each
+LINE_FIELDS = {'invoice_no': 'InvoiceNo', 'stock_code': 'StockCode', 'description': 'Description', 'quantity': 'Quantity', 'invoice_date': 'InvoiceDate',
+               'unit_price': 'UnitPrice', 'customer_id': 'CustomerID', 'country': 'Country'}
 # the tables `ecomml.ingest.clean` writes, typed once: the compiled query must not depend on what one request happens to hold
 _LINE = {INVOICE_NO: 'string', STOCK_CODE: 'string', DESCRIPTION: 'string', QUANTITY: 'int64', INVOICE_DATE: 'timestamp', UNIT_PRICE: 'float64',
          CUSTOMER_ID: 'int64', COUNTRY: 'string', REVENUE: 'float64', LINE_ID: 'int64'}
@@ -79,23 +82,25 @@ class HistoryError(ValueError):
     "A history breaks an ingest rule: `field` is the JSON path of the first bad value (or None), the message says the rule."
     def __init__(self, message: str, field: list | None = None): super().__init__(message); self.field = field or []
 
-def clean_history(lines: list, # dicts in the raw schema (RAW_COLUMNS)
+def clean_history(lines: list, # dicts with ecomml's field names (LINE_FIELDS)
                   ingest: dict, # the ingest params (non-product rules, max_gap_days)
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "(clean transactions, returns) of one customer's raw lines, by the ingest stage's rules."
     from ecomml.raw import RawDataError, parse_types
     from ecomml.ingest import clean, clean_kwargs, to_transactions
-    raw = pd.DataFrame({c: pd.Series([l.get(c) for l in lines], dtype=object) for c in RAW_COLUMNS})     # cells as read, like a workbook's
+    raw = pd.DataFrame({c: pd.Series([l.get(f) for l in lines], dtype=object) for f, c in LINE_FIELDS.items()})     # cells as read, like a workbook's
     ids = raw.CustomerID.dropna().unique()
-    if len(ids) > 1: raise HistoryError(f"lines: one customer per request, got CustomerID {', '.join(str(int(i)) for i in ids[:5])}", ['body', 'lines'])
+    if len(ids) > 1: raise HistoryError(f"lines: one customer per request, got customer_id {', '.join(str(i) for i in ids[:5])}", ['body', 'lines'])
+    field_of = {c: f for f, c in LINE_FIELDS.items()}
     try:
         # every rule of the ingest stage but the gap between invoice days: dense in a shop's log, a customer's own purchases may lie months apart
-        typed = parse_types(raw, 'lines', RAW_COLUMNS, max_gap_days=36_500)
+        typed = parse_types(raw, 'lines', RAW_COLUMNS, max_gap_days=36_500, text_ids=any(isinstance(i, str) for i in ids))
         tx, returns, _, _ = clean(to_transactions(typed), **clean_kwargs(ingest), name='the lines sent')
     except RawDataError as e:
         m = re.search(r"column '(\w+)'.*first in row (\d+)", str(e))
-        field = ['body', 'lines', int(m.group(2)) - 2, m.group(1)] if m else ['body', 'lines']
-        raise HistoryError(re.sub(r'first in row (\d+)', lambda g: f'first at lines[{int(g.group(1)) - 2}]', str(e)), field) from None
+        field = ['body', 'lines', int(m.group(2)) - 2, field_of.get(m.group(1), m.group(1))] if m else ['body', 'lines']
+        msg = re.sub(r"column '(\w+)'", lambda g: f"field '{field_of.get(g.group(1), g.group(1))}'", str(e))       # the request's names
+        raise HistoryError(re.sub(r'first in row (\d+)', lambda g: f'first at lines[{int(g.group(1)) - 2}]', msg), field) from None
     return tx, returns.astype({'treatment': 'string'})
 
 # %% ../nbs/08_scoring.ipynb

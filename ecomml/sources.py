@@ -44,7 +44,8 @@ PRESETS = {
 }
 
 # %% auto 0
-__all__ = ['FIELDS', 'REQUIRED', 'PRESETS', 'FILE_TYPES', 'source_files', 'file_type', 'read_orders']
+__all__ = ['FIELDS', 'REQUIRED', 'PRESETS', 'FILE_TYPES', 'DB_ENV', 'source_files', 'file_type', 'duckdb_extension_dir',
+           'read_orders']
 
 # %% ../nbs/00f_sources.ipynb
 FILE_TYPES = {'.csv': 'csv', '.tsv': 'csv', '.txt': 'csv', '.dat': 'csv', '.parquet': 'parquet', '.pq': 'parquet', '.xlsx': 'excel', '.xlsm': 'excel'}
@@ -140,8 +141,58 @@ def _excel_frame(files: list[Path], sheet: str | None) -> tuple[pd.DataFrame, li
     return pd.concat(frames, ignore_index=True), names
 
 # %% ../nbs/00f_sources.ipynb
-def read_orders(ingest: dict, # the ingest params: path, preset, columns, date_format, currency, delimiter, encoding, sheet
+DB_ENV = 'ECOMML_DB_URL'      # the database URL (postgresql://user:password@host:5432/dbname): from the environment only, never params.yaml
+
+def _redact(text: str, url: str) -> str:
+    "`text` without the URL's password (errors and reports name the host and the variable, never the password)."
+    from urllib.parse import urlparse
+    pw = urlparse(url).password
+    return text.replace(pw, '***') if pw else text
+
+def duckdb_extension_dir() -> str:
+    "Where the duckdb-ext-* packages put DuckDB's extensions (INSTALL cannot download them on machines without internet)."
+    import importlib.util
+    spec = importlib.util.find_spec('duckdb_ext')
+    if spec is None: raise RawDataError("ingest.source sql needs DuckDB's postgres extension: pip install duckdb-ext-postgres (make install does)")
+    return str(Path(list(spec.submodule_search_locations)[0])/'extensions')
+
+def _sql_base(con, ingest: dict, env: dict | None = None) -> tuple[str, list[str], str, dict]:
+    "SQL of a PostgreSQL table's (or query's) rows, their column names, how errors name them, and what to record (host, database, table; no password)."
+    import duckdb
+    from urllib.parse import urlparse
+    env = os.environ if env is None else env
+    url = env.get(DB_ENV)
+    if not url: raise RawDataError(f"ingest.source sql: set the environment variable {DB_ENV} to the database URL (postgresql://user:password@host:5432/dbname); "
+                                   "it is read from the environment only, never from params.yaml")
+    u = urlparse(url)
+    if u.scheme not in ('postgresql', 'postgres'): raise RawDataError(f"{DB_ENV}: a postgresql:// URL is needed (it starts with {u.scheme + '://' if u.scheme else 'no scheme'})")
+    host = f"{u.hostname or 'localhost'}:{u.port or 5432}/{u.path.lstrip('/')}"
+    con.sql(f"SET autoinstall_known_extensions=false; SET extension_directory={_lit(duckdb_extension_dir())}")
+    try: con.sql("LOAD postgres")
+    except duckdb.Error as e: raise RawDataError(f"ingest.source sql: DuckDB's postgres extension does not load ({str(e).splitlines()[0]}): pip install duckdb-ext-postgres") from None
+    try: con.sql(f"ATTACH {_lit(url)} AS pg (TYPE postgres, READ_ONLY)")
+    except duckdb.Error as e:
+        why = _redact(' '.join(str(e).split()), url)
+        raise RawDataError(f"the database at {host} (from {DB_ENV}) cannot be reached: {why[:300]}") from None
+    table, query = ingest.get('table'), ingest.get('query')
+    if query: base, where = f"SELECT * FROM postgres_query('pg', {_lit(query)})", f"the query of ingest.query on {host}"
+    else:
+        parts = table.split('.')
+        base, where = f"SELECT * FROM pg.{'.'.join(_q(p) for p in (parts if len(parts) == 2 else ['public', table]))}", f"table {table} on {host}"
+    try: names = con.sql(f"SELECT * FROM ({base}) LIMIT 0").columns
+    except duckdb.Error as e:
+        msg = _redact(str(e).splitlines()[0], url)
+        if not query:
+            tables = [f"{s}.{t}" for s, t in con.sql("SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'pg' AND schema_name NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2").fetchall()]
+            raise RawDataError(f"{where}: no such table (tables: {', '.join(tables) or 'none'})") from None
+        raise RawDataError(f"{where}: the query fails ({msg})") from None
+    return f"SELECT *, {_lit(where)} AS _file FROM ({base})", list(names), where, dict(host=host, table=table, query=query)
+
+
+# %% ../nbs/00f_sources.ipynb
+def read_orders(ingest: dict, # the ingest params: source (file or sql), path or table/query, preset, columns, date_format, currency, delimiter, encoding, sheet
                 root: Path | None = None, # the project root (relative paths start here)
+                env: dict | None = None, # the environment ($ECOMML_DB_URL for sql; default: os.environ)
                ) -> tuple[pd.DataFrame, dict]:
     """The lines of a shop's own files as a typed raw table with the Online Retail column names (`ecomml.raw.parse_types`'s
     shape) and what was read: files, mapping, rows; an error naming the file, column, row and rule at the first bad value."""
@@ -150,15 +201,18 @@ def read_orders(ingest: dict, # the ingest params: path, preset, columns, date_f
     opt = {k: ingest.get(k) if ingest.get(k) is not None else preset.get(k) for k in ('delimiter', 'encoding', 'date_format', 'currency', 'sheet', 'return_marker')}
     opt['names'] = preset.get('names')
     mapping = {**preset.get('columns', {}), **(ingest.get('columns') or {})}
-    files = source_files(ingest['path'], root)
+    sql, db = ingest.get('source') == 'sql', None
+    files = [] if sql else source_files(ingest['path'], root)
     for f in files:
         if f.stat().st_size == 0: raise RawDataError(f"{f}: the file is empty (0 bytes)")
-    kinds = {file_type(f) for f in files}
+    kinds = {file_type(f) for f in files} if files else {'sql'}
     if len(kinds) > 1: raise RawDataError(f"ingest.path {ingest['path']!r}: mixes file types ({', '.join(sorted(kinds))}); one source is one type")
     kind = kinds.pop()
     con = duckdb.connect()
+    if sql: base, names, where, db = _sql_base(con, ingest, env); first_row = 1
     try:
-        if kind == 'csv': base, names, first_row = _text_base(con, files, opt)
+        if kind == 'sql': pass
+        elif kind == 'csv': base, names, first_row = _text_base(con, files, opt)
         elif kind == 'parquet':
             flist = '[' + ', '.join(_lit(f) for f in files) + ']'
             names = None
@@ -177,9 +231,10 @@ def read_orders(ingest: dict, # the ingest params: path, preset, columns, date_f
             line = re.search(r'Line: (\d+)', msg)
             raise RawDataError(f"{files[0] if len(files) == 1 else ingest['path']}: not UTF-8 text{' (line ' + line.group(1) + ')' if line else ''}: "
                                "state the file's encoding in ingest.encoding (e.g. latin-1 or utf-16)") from None
+        if sql: raise RawDataError(f"{where}: cannot read it ({_redact(msg.splitlines()[0], env.get(DB_ENV, '') if env else os.environ.get(DB_ENV, ''))})") from None
         raise RawDataError(f"{ingest['path']}: cannot read it as {kind} ({msg.splitlines()[0]})") from None
-    where = files[0] if len(files) == 1 else f"ingest.path {ingest['path']!r}"
-    if n == 0: raise RawDataError(f"{where}: no data rows (only a header)")
+    if not sql: where = files[0] if len(files) == 1 else f"ingest.path {ingest['path']!r}"
+    if n == 0: raise RawDataError(f"{where}: {'no rows' if sql else 'no data rows (only a header)'}")
     # the mapping: every field named must be a column of the files
     unknown = sorted(set(mapping) - set(FIELDS))
     if unknown: raise RawDataError(f"ingest.columns: unknown field(s) {unknown}; the fields are {', '.join(FIELDS)}")
@@ -191,7 +246,12 @@ def read_orders(ingest: dict, # the ingest params: path, preset, columns, date_f
     need = [f for f in REQUIRED if f not in mapping] + ([] if {'revenue', 'unit_price'} & set(mapping) else ['revenue or unit_price'])
     if need: raise RawDataError(f"ingest.columns: map {', '.join(need)} to a column of {where} (columns found: {names})")
     types = dict(con.sql("SELECT column_name, column_type FROM (DESCRIBE src)").fetchall())
-    text = lambda f: f"NULLIF(trim(CAST({_q(mapping[f])} AS VARCHAR)), '')"
+    def text(f):
+        "The column as trimmed text, empty as NULL; a whole number stored as a float (a database's or Parquet's DOUBLE id: 17850.0) as its digits."
+        c = _q(mapping[f])
+        if types[mapping[f]] in ('DOUBLE', 'FLOAT', 'REAL') or types[mapping[f]].startswith('DECIMAL'):
+            c = f"CASE WHEN {c} = round({c}) AND abs({c}) < 1e18 THEN CAST(CAST({c} AS BIGINT) AS VARCHAR) ELSE CAST({c} AS VARCHAR) END"
+        return f"NULLIF(trim(CAST({c} AS VARCHAR)), '')"
     fmt = opt.get('date_format')
     if types[mapping['invoice_date']].startswith(('TIMESTAMP', 'DATE')): when = f"CAST({_q(mapping['invoice_date'])} AS TIMESTAMP)"
     elif fmt and '%z' in fmt: when = f"CAST(timezone('UTC', try_strptime({text('invoice_date')}, {_lit(fmt)})) AS TIMESTAMP)"   # placeholder: local time below
@@ -255,7 +315,9 @@ def read_orders(ingest: dict, # the ingest params: path, preset, columns, date_f
     cancelled = pd.Series(False, index=df.index)
     if 'cancelled' in df: cancelled = df.cancelled.notna() & ~df.cancelled.str.lower().isin(['0', 'false', 'no', 'n', 'f', '0.0'])
     ids = df.customer
-    numeric = bool(ids.dropna().str.fullmatch(r'\d{1,18}').all())
+    # numbers when every id is digits (at most 15: exact as a float) and none collides with another once read as a number ('007' and '7')
+    digits = ids.dropna()
+    numeric = bool(digits.str.fullmatch(r'\d{1,15}').all()) and digits.astype('int64').nunique() == digits.nunique()
     inv = df.invoice_no if 'invoice_no' in df else (df.groupby([df.ts, ids], sort=True, dropna=False).ngroup() + 1).astype(str)
     raw = pd.DataFrame({'InvoiceNo': inv.astype(object), 'StockCode': df.stock_code.astype(object) if 'stock_code' in df else None,
                         'Description': df.description.astype(object) if 'description' in df else None,
@@ -271,7 +333,7 @@ def read_orders(ingest: dict, # the ingest params: path, preset, columns, date_f
                                 'UnitPrice': r.refunded.to_numpy(float), 'CustomerID': raw.CustomerID.to_numpy()[r.i.to_numpy()],
                                 'Country': raw.Country.to_numpy()[r.i.to_numpy()] if raw.Country.notna().any() else None})
     else: refunds = raw.iloc[:0]
-    info = dict(source='file', preset=ingest.get('preset'), path=str(ingest['path']), file_type=kind,
+    info = dict(source='sql' if sql else 'file', preset=ingest.get('preset'), path=str(where if sql else ingest['path']), file_type=kind, database=db,
                 files=[dict(file=str(f), sha256=file_sha256(f), bytes=f.stat().st_size) for f in files],
                 mapping=mapping, rows=int(n), cancelled_lines=int(cancelled.sum()), cancelled_orders=int(df.invoice_no[cancelled.to_numpy()].nunique()) if 'invoice_no' in df else int(cancelled.sum()),
                 refunds=len(refunds), refunded=round(float(refunds.UnitPrice.sum()), 2), currency=opt.get('currency') or (str(df.currency.dropna().iloc[0]) if 'currency' in df and df.currency.notna().any() else None),

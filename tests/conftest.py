@@ -75,3 +75,40 @@ def synthetic_repo(tmp_path_factory):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     git(r, 'add', '-A'); git(r, 'commit', '-q', '-m', 'pipeline on the synthetic store')
     return r
+
+
+@pytest.fixture(scope='session')
+def postgres():
+    """A real PostgreSQL server (Debian's binaries) on a free port of 127.0.0.1, for the database source: its URL without a database
+    name (user `test`, trust authentication). initdb and pg_ctl refuse root: as root they run as the `postgres` user (runuser).
+    Without the binaries the tests are skipped, except in CI (CI=1), where .ci/run installs them."""
+    import glob, socket, subprocess, tempfile
+    bins = sorted(glob.glob('/usr/lib/postgresql/*/bin'))
+    if not bins:
+        if os.environ.get('CI'): pytest.fail('PostgreSQL is not installed (apt-get install postgresql)')
+        pytest.skip('PostgreSQL is not installed')
+    as_pg = ['runuser', '-u', 'postgres', '--'] if os.geteuid() == 0 else []
+    d = Path(tempfile.mkdtemp(prefix='ecomml-pg-', dir='/tmp')); d.chmod(0o755)
+    if as_pg: shutil.chown(d, 'postgres')
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
+    run = lambda *a: subprocess.run([*as_pg, *a], check=True, capture_output=True, text=True)
+    run(f'{bins[-1]}/initdb', '-D', f'{d}/data', '-U', 'test', '--auth=trust', '-E', 'UTF8', '--no-locale')
+    run(f'{bins[-1]}/pg_ctl', '-D', f'{d}/data', '-l', f'{d}/log', '-o', f'-p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=off', '-w', 'start')
+    try: yield f'postgresql://test:s3cret-Pa55@127.0.0.1:{port}'        # a password in the URL: trust accepts it, and no message may show it
+    finally:
+        subprocess.run([*as_pg, f'{bins[-1]}/pg_ctl', '-D', f'{d}/data', '-m', 'fast', 'stop'], capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def pg_load(url: str, tables: dict):
+    "Create (replace) tables in the server's `postgres` database: {name: a frame or a Parquet path}, through DuckDB's postgres extension."
+    import duckdb
+    from ecomml.sources import duckdb_extension_dir
+    con = duckdb.connect()
+    con.sql(f"SET autoinstall_known_extensions=false; SET extension_directory='{duckdb_extension_dir()}'; LOAD postgres")
+    con.sql(f"ATTACH '{url}/postgres' AS pg (TYPE postgres)")
+    for name, src in tables.items():
+        if isinstance(src, pd.DataFrame): con.register('_src', src); q = 'SELECT * FROM _src'
+        else: q = f"SELECT * FROM read_parquet('{src}')"
+        con.sql(f'DROP TABLE IF EXISTS pg.public."{name}"'); con.sql(f'CREATE TABLE pg.public."{name}" AS {q}')
+    con.close()

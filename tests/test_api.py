@@ -19,7 +19,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from ecomml.api import Service, create_app
-from ecomml.scoring import RAW_COLUMNS
+from ecomml.scoring import LINE_FIELDS, RAW_COLUMNS
 
 # slow when it builds the synthetic repository (`dvc repro`, ~3 min): `make test-slow`, and CI; one xdist worker builds it
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group('synthetic_repo')]
@@ -57,7 +57,7 @@ def history(raw: pd.DataFrame, cid: int) -> list:
     d = raw[raw.CustomerID == cid][RAW_COLUMNS].copy()
     d['InvoiceDate'] = d.InvoiceDate.dt.strftime('%Y-%m-%dT%H:%M:%S')
     d['InvoiceNo'], d['StockCode'] = d.InvoiceNo.astype(str), d.StockCode.astype(str)
-    return json.loads(d.to_json(orient='records'))
+    return json.loads(d.rename(columns={c: f for f, c in LINE_FIELDS.items()}).to_json(orient='records'))      # ecomml's field names
 
 
 def scores(root: Path) -> pd.DataFrame:
@@ -135,7 +135,7 @@ def test_codes_are_text(client, raw):
     cid = int(raw.CustomerID.value_counts().index[0])
     lines = history(raw, cid)[:30]
     for code in ['inf', '1e20', '00123', 'nan']:
-        r = client.post('/score', json={'as_of': '2011-12-10', 'lines': [dict(l, StockCode=code) if i < 3 else l for i, l in enumerate(lines)]})
+        r = client.post('/score', json={'as_of': '2011-12-10', 'lines': [dict(l, stock_code=code) if i < 3 else l for i, l in enumerate(lines)]})
         assert r.status_code == 200, (code, r.text)
 
 
@@ -151,7 +151,7 @@ def test_score_never_fails_on_what_the_schema_allows(client, raw):
                               st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)), min_size=1, max_size=6))
     def check(changes):
         lines = [dict(l) for l in base]
-        for i, code, q, p in changes: lines[i].update(StockCode=code, Quantity=q, UnitPrice=p)
+        for i, code, q, p in changes: lines[i].update(stock_code=code, quantity=q, unit_price=p)
         r = client.post('/score', json={'as_of': '2011-12-10', 'lines': lines})
         assert r.status_code in (200, 422), (r.status_code, r.text[:300], changes)
         if r.status_code == 422: assert r.json()['detail'][0]['type'] == 'ingest_rule', r.text[:300]
@@ -161,9 +161,9 @@ def test_score_never_fails_on_what_the_schema_allows(client, raw):
 def test_score_sees_only_lines_before_as_of(client, raw, service):
     cid = int(raw.CustomerID.value_counts().index[0])
     lines = history(raw, cid)
-    mid = sorted(l['InvoiceDate'] for l in lines)[len(lines) // 2][:10]
+    mid = sorted(l['invoice_date'] for l in lines)[len(lines) // 2][:10]
     a = client.post('/score', json={'as_of': mid, 'lines': lines}).json()
-    b = client.post('/score', json={'as_of': mid, 'lines': [l for l in lines if l['InvoiceDate'][:10] < mid]}).json()
+    b = client.post('/score', json={'as_of': mid, 'lines': [l for l in lines if l['invoice_date'][:10] < mid]}).json()
     assert a['lines']['on_or_after_as_of'] > 0 and {k: a[k] for k in ('clv', 'churn', 'segment')} == {k: b[k] for k in ('clv', 'churn', 'segment')}
 
 
@@ -171,10 +171,10 @@ def test_score_bad_input_names_the_field_and_rule(client, raw):
     cid = int(raw.CustomerID.value_counts().index[0])
     lines = history(raw, cid)[:20]
     def post(body, **kw): return client.post('/score', json=body, **kw)
-    r = post({'as_of': '2011-12-10', 'lines': [{k: v for k, v in lines[0].items() if k != 'Quantity'}]})
-    assert r.status_code == 422 and r.json()['detail'][0]['loc'] == ['body', 'lines', 0, 'Quantity']
-    r = post({'as_of': '2011-12-10', 'lines': [dict(lines[0], Quantity='six')]})
-    assert r.status_code == 422 and r.json()['detail'][0]['loc'] == ['body', 'lines', 0, 'Quantity']
+    r = post({'as_of': '2011-12-10', 'lines': [{k: v for k, v in lines[0].items() if k != 'quantity'}]})
+    assert r.status_code == 422 and r.json()['detail'][0]['loc'] == ['body', 'lines', 0, 'quantity']
+    r = post({'as_of': '2011-12-10', 'lines': [dict(lines[0], quantity='six')]})
+    assert r.status_code == 422 and r.json()['detail'][0]['loc'] == ['body', 'lines', 0, 'quantity']
     r = post({'as_of': '10/12/2011', 'lines': lines})
     assert r.status_code == 422 and r.json()['detail'][0]['loc'] == ['body', 'as_of']
     r = post({'as_of': '2011-12-10', 'lines': lines, 'extra': 1})
@@ -182,19 +182,19 @@ def test_score_bad_input_names_the_field_and_rule(client, raw):
     r = post({'as_of': '2011-12-10', 'lines': []})
     assert r.status_code == 422 and r.json()['detail'][0]['loc'] == ['body', 'lines']
     # the ingest rules: one customer, a customer id, dates from 2000 on, something bought before as_of
-    r = post({'as_of': '2011-12-10', 'lines': lines + [dict(lines[0], CustomerID=cid + 1)]})
+    r = post({'as_of': '2011-12-10', 'lines': lines + [dict(lines[0], customer_id=cid + 1)]})
     assert r.status_code == 422 and 'one customer per request' in r.json()['detail'][0]['msg']
-    r = post({'as_of': '2011-12-10', 'lines': [dict(l, CustomerID=None) for l in lines]})
+    r = post({'as_of': '2011-12-10', 'lines': [dict(l, customer_id=None) for l in lines]})
     assert r.status_code == 422 and "no sale lines left after rule 'missing_customer'" in r.json()['detail'][0]['msg']
-    r = post({'as_of': '2011-12-10', 'lines': [dict(l, InvoiceDate='1999-01-05T10:00:00') if i == 3 else l for i, l in enumerate(lines)]})
-    assert r.status_code == 422 and r.json()['detail'][0]['loc'] == ['body', 'lines', 3, 'InvoiceDate'] and 'years 2000-2099' in r.json()['detail'][0]['msg']
-    r = post({'as_of': '2011-12-10', 'lines': [dict(l, InvoiceDate='2090-01-05T10:00:00') if i == 3 else l for i, l in enumerate(lines)]})   # the ingest rule: not after tomorrow
-    assert r.status_code == 422 and r.json()['detail'][0]['loc'] == ['body', 'lines', 3, 'InvoiceDate'] and 'breaks rule \'must fall in [2000-01-01' in r.json()['detail'][0]['msg']
-    r = post({'as_of': '2011-12-10', 'lines': [dict(l, InvoiceDate='2011-05-01T10:00:00+02:00') for l in lines]})
+    r = post({'as_of': '2011-12-10', 'lines': [dict(l, invoice_date='1999-01-05T10:00:00') if i == 3 else l for i, l in enumerate(lines)]})
+    assert r.status_code == 422 and r.json()['detail'][0]['loc'] == ['body', 'lines', 3, 'invoice_date'] and 'years 2000-2099' in r.json()['detail'][0]['msg']
+    r = post({'as_of': '2011-12-10', 'lines': [dict(l, invoice_date='2090-01-05T10:00:00') if i == 3 else l for i, l in enumerate(lines)]})   # the ingest rule: not after tomorrow
+    assert r.status_code == 422 and r.json()['detail'][0]['loc'] == ['body', 'lines', 3, 'invoice_date'] and 'breaks rule \'must fall in [2000-01-01' in r.json()['detail'][0]['msg']
+    r = post({'as_of': '2011-12-10', 'lines': [dict(l, invoice_date='2011-05-01T10:00:00+02:00') for l in lines]})
     assert r.status_code == 422 and 'without a time zone' in r.json()['detail'][0]['msg']
     r = post({'as_of': '2009-01-01', 'lines': lines})
     assert r.status_code == 422 and r.json()['detail'][0]['loc'] == ['body', 'as_of'] and 'no purchase before as_of' in r.json()['detail'][0]['msg']
-    r = post({'as_of': '2011-12-10', 'lines': [dict(l, StockCode='POST') for l in lines]})     # postage only: no product sales
+    r = post({'as_of': '2011-12-10', 'lines': [dict(l, stock_code='POST') for l in lines]})     # postage only: no product sales
     assert r.status_code == 422 and "rule 'non_product'" in r.json()['detail'][0]['msg']
     # too large: refused before the body is read, by its length or while it streams
     r = client.post('/score', content=b'{' + b' ' * 4_100_000 + b'}', headers={'content-type': 'application/json'})

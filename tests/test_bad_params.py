@@ -23,7 +23,7 @@ CASES = [  # (stage, section, {key: value}, what the message must say)
     ('clv', 'clv', {'models': ['bgnbd', 'nbd']}, "clv.models[1]: Input should be 'bgnbd', 'pareto_nbd' or 'mbgnbd' (got 'nbd')"),
     ('clv', 'clv', {'interval_level': 1.5}, 'clv.interval_level: Input should be less than 1 (got 1.5)'),
     ('clv', 'clv', {'interval_draws': 'fifty'}, "clv.interval_draws: Input should be a valid integer (got 'fifty')"),
-    ('ingest', 'ingest', {'source': 'csv'}, "ingest.source: Input should be 'uci', 'synthetic' or 'file' (got 'csv')"),
+    ('ingest', 'ingest', {'source': 'csv'}, "ingest.source: Input should be 'uci', 'synthetic', 'file' or 'sql' (got 'csv')"),
     ('ingest', 'ingest', {'download': 'yes'}, "ingest.download: Input should be a valid boolean (got 'yes')"),
     ('ingest', 'ingest', {'non_product_pattern': '(['}, 'ingest.non_product_pattern: not a regular expression'),
     ('ingest', 'ingest', {'date_format': 'day first'}, "ingest.date_format: 'day first' is not a strptime format"),

@@ -1,6 +1,6 @@
 """A shop's own orders (issue 31): files read through DuckDB with a preset or a column mapping, the published CDNOW values from
 the feature store, and every bad input named by file, column, row and rule."""
-import json
+import json, os
 from pathlib import Path
 
 import numpy as np
@@ -220,3 +220,81 @@ def test_a_shopify_export_nets_cancellations_and_refunds(project):
     assert tx.customer_id.str.endswith('@shop.test').all()
     assert tx.invoice_date.min() >= pd.Timestamp('2010-12-01')      # the shop's clock: '+0100' is not shifted
     assert '€' in (project/'reports/01_ingest.html').read_text() and '£' not in (project/'reports/01_ingest.html').read_text()
+
+
+def _uci_parquet() -> Path:
+    d = Path(os.environ.get('ECOMML_DATA_DIR', '/nonexistent'))
+    if not (d/'Online Retail.parquet').exists():
+        if os.environ.get('CI'): pytest.fail(f"no Online Retail.parquet in $ECOMML_DATA_DIR ({d})")
+        pytest.skip('the UCI data are not at hand ($ECOMML_DATA_DIR)')
+    return d/'Online Retail.parquet'
+
+
+def test_uci_from_a_postgresql_table_gives_the_workbooks_transactions(postgres):
+    """Online Retail loaded into a real PostgreSQL table and read with ingest.source sql and the online_retail preset: the same clean
+    transactions, row for row and value for value, as the published file read the usual way (ecomml.raw.load_raw)."""
+    from conftest import pg_load
+    from ecomml.raw import load_raw
+    path = _uci_parquet()
+    pg_load(postgres, {'online_retail': path})
+    ingest = {'source': 'sql', 'table': 'online_retail', 'preset': 'online_retail'}
+    raw, info = read_orders(ingest, env={'ECOMML_DB_URL': f'{postgres}/postgres'})
+    assert info['rows'] == 541_909 and info['database']['table'] == 'online_retail' and 's3cret' not in json.dumps(info, default=str)
+    want, _ = load_raw(path, 'online_retail')
+    kw = clean_kwargs({'source': 'file', 'preset': 'online_retail'})
+    a, b = clean(to_transactions(raw), **kw)[0], clean(to_transactions(want), **{**kw, 'return_marker': 'C'})[0]
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_database_source_names_what_fails_and_never_the_password(postgres, project):
+    from conftest import pg_load
+    orders = pd.DataFrame({'order_id': ['A1', 'A1', 'B7'], 'cust': [10, 10, 11], 'placed': pd.to_datetime(['2024-03-01 10:00', '2024-03-01 10:00', '2024-03-05 12:00']),
+                           'sku': ['x', 'y', 'x'], 'qty': [1, 2, 1], 'price': [5.0, 2.5, 5.0]})
+    customers = pd.DataFrame({'cust': [10, 11], 'country': ['France', 'Spain']})
+    pg_load(postgres, {'orders': orders, 'customers': customers})
+    url, cols = f'{postgres}/postgres', {'invoice_no': 'order_id', 'customer_id': 'cust', 'invoice_date': 'placed', 'stock_code': 'sku', 'quantity': 'qty', 'unit_price': 'price'}
+    raw, _ = read_orders({'source': 'sql', 'query': 'SELECT o.*, c.country FROM orders o JOIN customers c USING (cust)', 'columns': {**cols, 'country': 'country'}},
+                         env={'ECOMML_DB_URL': url})
+    assert sorted(raw.Country) == ['France', 'France', 'Spain'] and raw.CustomerID.tolist() == [10.0, 10.0, 11.0]     # a join, typed columns
+    cases = [({'table': 'ordres'}, url, "table ordres on 127.0.0.1:"),
+             ({"table": "ordres"}, url, "no such table (tables: public.customers, "),
+             ({'query': "SELECT * FROM orders WHERE sku = 'none'"}, url, "the query of ingest.query on 127.0.0.1:"),
+             ({'query': "SELECT * FROM orders WHERE sku = 'none'"}, url, ": no rows"),
+             ({'table': 'orders'}, url.replace(f':{url.split(":")[3].split("/")[0]}/', ':1/'), "the database at 127.0.0.1:1/postgres (from ECOMML_DB_URL) cannot be reached"),
+             ({'table': 'orders'}, None, "set the environment variable ECOMML_DB_URL to the database URL")]
+    for extra, u, part in cases:
+        with pytest.raises(RawDataError) as e: read_orders({'source': 'sql', 'columns': cols, **extra}, env={'ECOMML_DB_URL': u} if u else {})
+        assert part in str(e.value) and 's3cret' not in str(e.value), str(e.value)
+    # the ingest stage from the table: the report and the provenance name the host and the table, never the password
+    set_params(project, ingest={'source': 'sql', 'table': 'orders', 'columns': cols, 'download': False})
+    os.environ['ECOMML_DB_URL'] = url
+    try: run_stage('ingest', root=project)
+    finally: del os.environ['ECOMML_DB_URL']
+    for f in ['data/interim/source.json', 'reports/01_ingest.html', 'reports/01_ingest.ipynb', 'reports/metrics/ingest.json']:
+        text = (project/f).read_text()
+        assert 's3cret' not in text, f
+    assert json.loads((project/'data/interim/source.json').read_text())['database']['table'] == 'orders'
+
+
+def test_online_retail_ii_preset_reads_the_first_year_as_published():
+    "The online_retail_ii preset on the first sheet of UCI 502 (its Parquet copy): the published fingerprint, and its C invoices are returns."
+    from ecomml.ingest import fingerprint
+    from ecomml.raw import SOURCES
+    d = Path(os.environ.get('ECOMML_DATA_DIR', '/nonexistent'))
+    path = d/'online_retail_II_Year_2009-2010.parquet'
+    if not path.exists():
+        if os.environ.get('CI'): pytest.fail(f'no {path.name} in $ECOMML_DATA_DIR')
+        pytest.skip('the UCI data are not at hand ($ECOMML_DATA_DIR)')
+    raw, info = read_orders({'source': 'file', 'preset': 'online_retail_ii', 'path': str(path)})
+    assert fingerprint(raw) == SOURCES['online_retail_ii_2009']['fingerprint']
+    assert info['return_marker'] == 'C' and clean_kwargs({'source': 'file', 'preset': 'online_retail_ii'})['return_marker'] == 'C'
+
+
+def test_ids_that_would_collide_as_numbers_stay_text(tmp_path):
+    "'007' and '7' are two customers: read as numbers they would become one; ids of digits that do not collide are numbers."
+    raw, info = _read(tmp_path, 'cust,date,amount\n007,2024-01-01,1\n7,2024-01-02,2\n')
+    assert raw.CustomerID.tolist() == ['007', '7'] and info['text_customer_ids']
+    raw, info = _read(tmp_path, 'cust,date,amount\n007,2024-01-01,1\n8,2024-01-02,2\n')
+    assert raw.CustomerID.tolist() == [7.0, 8.0] and not info['text_customer_ids']
+    raw, _ = _read(tmp_path, 'cust,date,amount\n1234567890123456,2024-01-01,1\n')       # 16 digits: beyond a float's exact integers, kept as text
+    assert raw.CustomerID.tolist() == ['1234567890123456']
