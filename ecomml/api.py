@@ -118,8 +118,8 @@ MAX_BODY_BYTES = 4_000_000    # larger request bodies get 413 before they are re
 class Line(BaseModel):
     "One order line in ecomml's field names (whatever the source called them: `ingest.columns`); a return has a negative quantity and its order id starts with C, as the UCI data mark them."
     model_config = ConfigDict(extra='forbid')
-    invoice_no: str = Field(min_length=1, max_length=40, description='the order', examples=['536365'])
-    stock_code: str = Field(min_length=1, max_length=40, description='the product', examples=['85123A'])
+    invoice_no: str | None = Field(None, min_length=1, max_length=40, description='the order (none: one order per time)', examples=['536365'])
+    stock_code: str | None = Field(None, min_length=1, max_length=40, description='the product (none: a shop without product codes)', examples=['85123A'])
     description: str | None = Field(None, max_length=200, description='the product name', examples=['WHITE HANGING HEART T-LIGHT HOLDER'])
     quantity: int = Field(ge=-1_000_000, le=1_000_000, description='units (negative: a return)', examples=[6])
     invoice_date: datetime = Field(description="when, in the shop's local time", examples=['2010-12-01T08:26:00'])
@@ -132,19 +132,19 @@ class Line(BaseModel):
     @classmethod
     def _naive(cls, v: datetime) -> datetime:
         if v.tzinfo is not None: raise ValueError("give the shop's local time without a time zone, as the workbook has it (2010-12-01T08:26:00)")
-        if not 2000 <= v.year < 2100: raise ValueError("must fall in the years 2000-2099 (the ingest rule: invoice dates from 2000-01-01 on)")
+        if not 1970 <= v.year < 2100: raise ValueError("must fall in the years 1970-2099")
         return v
 
 class ScoreRequest(BaseModel):
     "One customer's history and the date to score it at."
     model_config = ConfigDict(extra='forbid')
-    as_of: date = Field(description='score date: only lines strictly before it are seen (2000-01-01 to 2099-12-31)', examples=['2011-12-10'])
+    as_of: date = Field(description='score date: only lines strictly before it are seen (1970-01-01 to 2099-12-31)', examples=['2011-12-10'])
     lines: list[Line] = Field(min_length=1, max_length=MAX_LINES, description="the customer's order lines, any order")
 
     @field_validator('as_of')
     @classmethod
     def _range(cls, v: date) -> date:
-        if not 2000 <= v.year < 2100: raise ValueError('must fall in the years 2000-2099')
+        if not 1970 <= v.year < 2100: raise ValueError('must fall in the years 1970-2099')
         return v
 
 # %% ../nbs/08a_api.ipynb
@@ -217,7 +217,9 @@ def create_app(service: Service) -> 'FastAPI':
         "The top `k` products of the buy-again and new-to-you lists, with names and reasons."
         if (bad := _customer(customer_id)): return bad
         rows = service.recs.json(customer_id, k, list_)
-        head = json.dumps({'customer_id': customer_id, 'as_of': f'{service.as_of:%Y-%m-%d}', 'k': k, 'model_version': service.versions['recs']})[:-1].encode()
+        skipped = service.models['recs'].card.get('skipped') if 'recs' in service.models else None      # a shop without products: say why the lists are empty
+        head = json.dumps({'customer_id': customer_id, 'as_of': f'{service.as_of:%Y-%m-%d}', 'k': k, 'model_version': service.versions['recs'],
+                           **({'note': f'no recommendations: {skipped}'} if skipped else {})})[:-1].encode()
         return Response(head + b', "recommendations": [' + rows + b']}', media_type='application/json')
 
     @app.get('/products/{stock_code}/bought-together', summary='Products bought together with one', responses={404: {'description': 'unknown product'}})

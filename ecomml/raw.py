@@ -185,6 +185,7 @@ def parse_types(df: pd.DataFrame, # raw cells as read
                 date_format: str | None = None, # strptime format of text dates (default: ISO 8601 only)
                 max_gap_days: int = 31, # longest plausible gap between consecutive invoice days
                 text_ids: bool = False, # customer ids are text (emails, UUIDs: an own shop's, or the API's lines for one); else numbers
+                optional: tuple = (), # columns that may be empty on every line (the product code of a shop without products)
                ) -> pd.DataFrame:
     "Check the schema and convert each column to its type, with the Online Retail column names."
     inv, code, desc, qty, date, price, cust, country = columns
@@ -193,7 +194,7 @@ def parse_types(df: pd.DataFrame, # raw cells as read
     if len(df) == 0: raise RawDataError(f"{path}: no data rows (only a header)")
     df = df[columns].reset_index(drop=True)
     for c in [inv, code, date]:
-        if df[c].isna().any(): _fail(path, c, 'must not be empty', df[c].isna(), df[c])
+        if df[c].isna().any() and c not in optional: _fail(path, c, 'must not be empty', df[c].isna(), df[c])
     q = _numeric(df[qty], path, qty, 'must be a number')
     if (q != np.round(q)).any(): _fail(path, qty, 'must be a whole number', q != np.round(q), df[qty])
     when = _dates(df[date], path, date, date_format) if df[date].dtype == object else pd.to_datetime(df[date])

@@ -92,10 +92,15 @@ def clean_history(lines: list, # dicts with ecomml's field names (LINE_FIELDS)
     ids = raw.CustomerID.dropna().unique()
     if len(ids) > 1: raise HistoryError(f"lines: one customer per request, got customer_id {', '.join(str(i) for i in ids[:5])}", ['body', 'lines'])
     field_of = {c: f for f, c in LINE_FIELDS.items()}
+    no_orders = raw.InvoiceNo.isna().all()
+    if no_orders:                         # no order ids (a shop without them): one order per time, as ingest makes them
+        raw['InvoiceNo'] = pd.to_datetime(raw.InvoiceDate, errors='coerce').dt.strftime('%Y%m%d%H%M%S').astype(object)
+    no_products = raw.StockCode.isna().all()
     try:
         # every rule of the ingest stage but the gap between invoice days: dense in a shop's log, a customer's own purchases may lie months apart
-        typed = parse_types(raw, 'lines', RAW_COLUMNS, max_gap_days=36_500, text_ids=any(isinstance(i, str) for i in ids))
-        tx, returns, _, _ = clean(to_transactions(typed), **clean_kwargs(ingest), name='the lines sent')
+        typed = parse_types(raw, 'lines', RAW_COLUMNS, min_date='1970-01-01', max_gap_days=36_500, text_ids=any(isinstance(i, str) for i in ids),
+                            optional=('StockCode',) if no_products else ())
+        tx, returns, _, _ = clean(to_transactions(typed), **clean_kwargs(ingest), dedupe=not no_orders, name='the lines sent')   # without order ids, equal lines are two purchases
     except RawDataError as e:
         m = re.search(r"column '(\w+)'.*first in row (\d+)", str(e))
         field = ['body', 'lines', int(m.group(2)) - 2, field_of.get(m.group(1), m.group(1))] if m else ['body', 'lines']

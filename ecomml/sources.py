@@ -254,12 +254,13 @@ def read_orders(ingest: dict, # the ingest params: source (file or sql), path or
         return f"NULLIF(trim(CAST({c} AS VARCHAR)), '')"
     fmt = opt.get('date_format')
     if types[mapping['invoice_date']].startswith(('TIMESTAMP', 'DATE')): when = f"CAST({_q(mapping['invoice_date'])} AS TIMESTAMP)"
-    elif fmt and '%z' in fmt: when = f"CAST(timezone('UTC', try_strptime({text('invoice_date')}, {_lit(fmt)})) AS TIMESTAMP)"   # placeholder: local time below
+    elif fmt and '%z' in fmt:    # the time as the shop's clock showed it: the text without its UTC offset
+        when = f"try_strptime(regexp_replace({text('invoice_date')}, '\\s*[+-]\\d{{2}}:?\\d{{2}}$', ''), {_lit(fmt.replace('%z', '').strip())})"
     elif fmt: when = f"try_strptime({text('invoice_date')}, {_lit(fmt)})"
     else: when = f"TRY_CAST({text('invoice_date')} AS TIMESTAMP)"
-    if fmt and '%z' in fmt:      # the time as the shop's clock showed it: the text without its UTC offset
-        when = f"try_strptime(regexp_replace({text('invoice_date')}, '\\s*[+-]\\d{{2}}:?\\d{{2}}$', ''), {_lit(fmt.replace('%z', '').strip())})"
-    num = lambda f: f"TRY_CAST({text(f)} AS DOUBLE)"
+    NUMERIC = ('DOUBLE', 'FLOAT', 'REAL', 'BIGINT', 'INTEGER', 'SMALLINT', 'TINYINT', 'HUGEINT', 'UBIGINT', 'UINTEGER')
+    num = lambda f: (f"CAST({_q(mapping[f])} AS DOUBLE)" if types[mapping[f]] in NUMERIC or types[mapping[f]].startswith('DECIMAL')    # typed already (Parquet, a database)
+                     else f"TRY_CAST({text(f)} AS DOUBLE)")
     sel = [f"{text('customer_id')} AS customer", f"{when} AS ts", f"{text('invoice_date')} IS NULL AS _no_date"]
     for f in ('revenue', 'unit_price', 'quantity', 'refunded'):
         if f in mapping: sel += [f"{num(f)} AS {f}", f"{text(f)} IS NOT NULL AND {num(f)} IS NULL AS _bad_{f}"]

@@ -230,6 +230,7 @@ def _uci_parquet() -> Path:
     return d/'Online Retail.parquet'
 
 
+@pytest.mark.slow     # ~30 s: 541,909 rows into PostgreSQL and back
 def test_uci_from_a_postgresql_table_gives_the_workbooks_transactions(postgres):
     """Online Retail loaded into a real PostgreSQL table and read with ingest.source sql and the online_retail preset: the same clean
     transactions, row for row and value for value, as the published file read the usual way (ecomml.raw.load_raw)."""
