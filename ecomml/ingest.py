@@ -12,9 +12,9 @@ from .raw import SOURCES, RawDataError
 
 # %% auto 0
 __all__ = ['TREATMENTS', 'PRODUCT_RETURNS', 'CREDITS', 'REPEAT_MIN_ORDERS', 'fingerprint', 'check_fingerprint',
-           'combine_releases', 'to_transactions', 'cleaning_rules', 'match_cancellations', 'net_sales', 'clean_kwargs',
-           'match_manual_credits', 'clean', 'revenue_lines', 'catalogue', 'product_count', 'catalogue_coverage',
-           'repeat_rate', 'customer_country', 'country_revenue', 'overview', 'monthly']
+           'combine_releases', 'to_transactions', 'duplicated', 'cleaning_rules', 'match_cancellations', 'net_sales',
+           'clean_kwargs', 'match_manual_credits', 'clean', 'revenue_lines', 'catalogue', 'product_count',
+           'catalogue_coverage', 'repeat_rate', 'customer_country', 'country_revenue', 'overview', 'monthly']
 
 # %% ../nbs/01_ingest.ipynb
 def fingerprint(raw: pd.DataFrame) -> dict:
@@ -50,18 +50,36 @@ def combine_releases(later: pd.DataFrame, # typed Online Retail
     return pd.concat([earlier[keep], later], ignore_index=True), int((~keep).sum())
 
 # %% ../nbs/01_ingest.ipynb
+def _is_cat(s) -> bool: return isinstance(s.dtype, pd.CategoricalDtype)
+
+def _text(s: pd.Series, strip: bool = False) -> pd.Series:
+    "A text column as pandas strings; a categorical (a large own file, `ecomml.sources.read_orders`) stays one, its values as text (stripped)."
+    if not _is_cat(s): return s.astype('string').str.strip() if strip else s.astype('string')
+    cats = s.cat.categories.astype(str); cats = cats.str.strip() if strip else cats
+    return s.cat.rename_categories(cats) if cats.is_unique else s.astype(object).str.strip().astype('category')
+
 def to_transactions(raw: pd.DataFrame) -> pd.DataFrame:
     "The typed raw table with ecomml's column names, `revenue` (quantity × unit price) and `line_id` (the raw table's row label)."
-    tx = pd.DataFrame({INVOICE_NO: raw.InvoiceNo.astype('string'), STOCK_CODE: raw.StockCode.astype('string'),
-                       DESCRIPTION: raw.Description.astype('string').str.strip(), QUANTITY: raw.Quantity.astype('int64'),
+    ids = raw.CustomerID
+    tx = pd.DataFrame({INVOICE_NO: _text(raw.InvoiceNo), STOCK_CODE: _text(raw.StockCode),
+                       DESCRIPTION: _text(raw.Description, strip=True), QUANTITY: raw.Quantity.astype('int64'),
                        INVOICE_DATE: raw.InvoiceDate.astype('datetime64[ns]'), UNIT_PRICE: raw.UnitPrice.astype(float),
-                       CUSTOMER_ID: raw.CustomerID.astype('Int64' if pd.api.types.is_numeric_dtype(raw.CustomerID) else 'string'),   # ids: numbers, or text (an email)
-                       COUNTRY: raw.Country.astype('string')})
+                       CUSTOMER_ID: ids.astype('Int64') if pd.api.types.is_numeric_dtype(ids) and not _is_cat(ids) else _text(ids),   # ids: numbers, or text (an email)
+                       COUNTRY: _text(raw.Country)})
     tx[REVENUE] = tx[QUANTITY] * tx[UNIT_PRICE]
     tx[LINE_ID] = raw.index.to_numpy().astype('int64')
     return tx
 
 # %% ../nbs/01_ingest.ipynb
+def duplicated(tx: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """`tx.duplicated(columns, keep='first')` in a fraction of its memory on a large table: a 64-bit hash of each line first, then
+    the exact comparison on the lines whose hash repeats (every copy of a line shares its hash)."""
+    h = pd.util.hash_pandas_object(tx[columns], index=False).to_numpy()
+    maybe = np.flatnonzero(pd.Series(h).duplicated(keep=False).to_numpy()); del h
+    out = np.zeros(len(tx), bool)
+    out[maybe] = tx.iloc[maybe].duplicated(subset=columns, keep='first').to_numpy()
+    return pd.Series(out, index=tx.index)
+
 def cleaning_rules(non_product_codes: list[str], # stock codes that are not products
                    non_product_pattern: str | None = None, # regular expression of more such codes
                    return_marker: str | None = 'C', # an order id starting with this marks a cancellation (UCI); None: a line with a negative quantity is one
@@ -73,7 +91,7 @@ def cleaning_rules(non_product_codes: list[str], # stock codes that are not prod
         m = tx[STOCK_CODE].isin(non_product_codes)
         return m | tx[STOCK_CODE].str.contains(non_product_pattern, regex=True).fillna(False) if non_product_pattern else m
     return {'missing_customer': lambda tx: tx[CUSTOMER_ID].isna(),
-            'duplicate': (lambda tx: tx.duplicated(subset=TX_COLUMNS, keep='first')) if dedupe else (lambda tx: pd.Series(False, index=tx.index)),
+            'duplicate': (lambda tx: duplicated(tx, TX_COLUMNS)) if dedupe else (lambda tx: pd.Series(False, index=tx.index)),
             'cancellation': (lambda tx: tx[INVOICE_NO].str.startswith(return_marker).fillna(False)) if return_marker else (lambda tx: tx[QUANTITY] < 0),
             'non_product': non_product,
             'non_positive_quantity': lambda tx: tx[QUANTITY] <= 0,
@@ -91,10 +109,18 @@ def match_cancellations(sales: pd.DataFrame, # sale lines (with `line_id`)
         return i[np.lexsort((d[LINE_ID].to_numpy()[i], d[INVOICE_DATE].to_numpy()[i]))]
     c, s = rows(cancels, cancels[QUANTITY].to_numpy() < 0), rows(sales, True)
     C, S = (lambda k: cancels[k].to_numpy()[c]), (lambda k: sales[k].to_numpy()[s])
-    # one number per (customer, product), numbered in the order the cancellations first name them
-    cu, st = (pd.factorize(np.concatenate([cancels[k].to_numpy(object)[c], sales[k].to_numpy(object)[s]]), use_na_sentinel=False)[0].astype(np.int64) for k in (CUSTOMER_ID, STOCK_CODE))
-    codes = pd.factorize(cu * (int(st.max()) + 1 if len(st) else 1) + st)[0]                     # integers: faster to factorize than pairs
+    # one number per (customer, product)
+    def number(k):
+        "The column's values in both tables as integers (a missing value one of them): categoricals' codes, else factorized."
+        a, b = cancels[k], sales[k]
+        if _is_cat(a) and _is_cat(b) and a.cat.categories.equals(b.cat.categories):
+            return np.concatenate([a.cat.codes.to_numpy()[c], b.cat.codes.to_numpy()[s]]).astype(np.int64) + 1
+        return pd.factorize(np.concatenate([a.to_numpy(object)[c], b.to_numpy(object)[s]]), use_na_sentinel=False)[0].astype(np.int64)
+    cu, st = number(CUSTOMER_ID), number(STOCK_CODE)
+    codes = cu * (int(st.max()) + 1 if len(st) else 1) + st                 # one integer per pair (only compared: no hash table of 10M pairs)
     cc, sc = codes[:len(c)], codes[len(c):]
+    u = np.unique(cc); hit = u[np.minimum(np.searchsorted(u, sc), len(u) - 1)] == sc     # only sales of a product a customer took back can be undone
+    s, sc = s[hit], sc[hit]
     so = np.argsort(sc, kind='stable'); sc = sc[so]                         # sales by product of a customer, then time
     when, ids = S(INVOICE_DATE)[so], S(LINE_ID)[so].tolist()
     left, price = S(QUANTITY)[so].astype(np.int64).tolist(), S(UNIT_PRICE)[so].tolist()
@@ -137,6 +163,29 @@ TREATMENTS = {'netted': 'netted in full against earlier sales', 'partly_netted':
 PRODUCT_RETURNS = ['netted', 'partly_netted', 'unmatched']      # the treatments of cancelled product lines: what return features count
 CREDITS = ['manual_credit', 'discount']                          # credit lines kept in the transactions (kind 'credit')
 
+def _positions(ids: np.ndarray):
+    "A function from line ids to their rows in `ids` (unique): a binary search where the ids ascend (no hash table of a 10M-line table), else an index; -1 for an id not there."
+    ids = np.asarray(ids)
+    if len(ids) > 1 and not (ids[1:] > ids[:-1]).all():
+        idx = pd.Index(ids); return lambda x: idx.get_indexer(np.asarray(x))
+    def find(x):
+        x = np.asarray(x); i = np.minimum(np.searchsorted(ids, x), max(len(ids) - 1, 0))
+        return np.where(len(ids) and (ids[i] == x), i, -1) if len(ids) else np.full(len(x), -1)
+    return find
+
+def _stack(parts: list[pd.DataFrame], by: list[str]) -> pd.DataFrame:
+    """The tables one under another, sorted by `by` (stable: `pd.concat(parts).sort_values(by, kind='stable')`), built column by
+    column, each part's column let go as soon as it is used (one table's worth of memory, not three); categoricals (a large own
+    file) become text ('string'), as every source gives."""
+    order = np.lexsort([np.concatenate([p[k].to_numpy() for p in parts]) for k in by[::-1]])
+    out = {}
+    for c in list(parts[0].columns):
+        s = parts[0][c] if len(parts) == 1 else pd.concat([p[c] for p in parts], ignore_index=True)
+        for p in parts: del p[c]
+        a = s.array.take(order); del s
+        out[c] = a.astype('string') if isinstance(a.dtype, pd.CategoricalDtype) else a
+    return pd.DataFrame(out, copy=False)     # not consolidated: no copy of the columns into blocks
+
 def _milli(tx) -> np.ndarray:
     "Line revenue in thousandths of a pound, exact (unit prices have at most three decimals)."
     return np.round(tx[QUANTITY].to_numpy() * tx[UNIT_PRICE].to_numpy() * 1000).astype(np.int64)
@@ -164,8 +213,8 @@ def match_manual_credits(sales: pd.DataFrame, # product sale lines (`line_id`, `
     if len(credits) == 0: return pd.DataFrame(out, columns=['cancel_line', 'sale_line', QUANTITY], dtype='int64'), how
     price, qty0 = sales[UNIT_PRICE].to_numpy(float), sales[QUANTITY].to_numpy(np.int64)
     when, ids, inv = sales[INVOICE_DATE].to_numpy(), sales[LINE_ID].to_numpy(), sales[INVOICE_NO].to_numpy(object)
-    by_cust = sales.groupby(CUSTOMER_ID).indices
-    man_by_cust = manual_sales.groupby(CUSTOMER_ID).indices if len(manual_sales) else {}
+    by_cust = sales.groupby(CUSTOMER_ID, observed=True).indices
+    man_by_cust = manual_sales.groupby(CUSTOMER_ID, observed=True).indices if len(manual_sales) else {}
     man_milli, man_when, man_used = _milli(manual_sales), manual_sales[INVOICE_DATE].to_numpy(), np.zeros(len(manual_sales), bool)
     order = np.lexsort((credits[LINE_ID].to_numpy(), credits[INVOICE_DATE].to_numpy()))
     cm, cw, cc, cid = -_milli(credits), credits[INVOICE_DATE].to_numpy(), credits[CUSTOMER_ID].to_numpy(), credits[LINE_ID].to_numpy()
@@ -209,40 +258,46 @@ def clean(tx: pd.DataFrame, # transactions from `to_transactions`
     credits that reduce revenue on their date (`kind` credit); the returns table, the rule table and the reconciliation
     (amounts in thousandths of a pound)."""
     rules, rows = cleaning_rules(list(non_product_codes), non_product_pattern, return_marker, dedupe, zero_price_sales), []
-    milli = _milli(tx)                                  # of the lines still in play
+    milli = _milli(tx)
     steps = [('raw file: every line', len(tx), int(milli.sum()))]
+    # every rule sees the whole table and takes out what it finds among the lines still in play (`alive`): one copy of the
+    # table at the end, not one per rule (a 10M-line file). The same lines as rule after rule on what is left: the rules are
+    # line by line, but 'duplicate', whose identical lines share every other rule's verdict.
+    alive = np.ones(len(tx), bool)
     for rule, mask in rules.items():
-        drop = mask(tx).to_numpy(bool); n = int(drop.sum())
-        rows.append(dict(rule=rule, rows_in=len(tx), removed=n, rows_out=len(tx) - n))
+        drop = mask(tx).to_numpy(bool) & alive; n, n_in = int(drop.sum()), int(alive.sum())
+        rows.append(dict(rule=rule, rows_in=n_in, removed=n, rows_out=n_in - n))
         steps.append((f'− {_WORDS[rule]}', n, -int(milli[drop].sum())))
         if rule == 'cancellation':
             cancels = tx[drop]
             # a line taking goods back is a cancellation only when marked as one (UCI: an invoice number starting 'C'); an unmarked
             # one would fall to the quantity rule below and leave its sale counted gross: an error instead (a 'c' prefix, say)
-            odd = (~drop & (tx[QUANTITY] < 0).to_numpy(bool)).nonzero()[0] if return_marker else []
+            odd = (alive & ~drop & (tx[QUANTITY] < 0).to_numpy(bool)).nonzero()[0] if return_marker else []
             if len(odd):
                 r = tx.iloc[odd[0]]
                 raise RawDataError(f"{name}: {len(odd):,} line{'s' if len(odd) != 1 else ''} with a negative quantity but no cancellation mark (an invoice "
                                    f"number starting {return_marker!r}), first in row {int(r[LINE_ID]) + 2} (invoice {r[INVOICE_NO]!r}, quantity {r[QUANTITY]}): "
                                    "a return must be marked as the source marks them, or it is counted as a sale")
         if rule == 'non_product': manual_sales = tx[drop & tx[STOCK_CODE].isin(list(manual_codes)).fillna(False).to_numpy(bool) & (tx[QUANTITY] > 0).to_numpy()]
-        if n: tx, milli = tx[~drop], milli[~drop]        # a rule that takes nothing out leaves the table as it is
-        if len(tx) == 0:
-            k = rows[-1]['rows_in']
-            raise RawDataError(f"{name}: no sale lines left after rule '{rule}' ({k:,} line{'s' if k != 1 else ''} in, all removed): nothing to analyse")
+        alive &= ~drop
+        if not alive.any():
+            raise RawDataError(f"{name}: no sale lines left after rule '{rule}' ({n_in:,} line{'s' if n_in != 1 else ''} in, all removed): nothing to analyse")
+    tx, milli = (tx.copy(deep=False), milli) if alive.all() else (tx.take(np.flatnonzero(alive)), milli[alive])     # the sale lines
     code = cancels[STOCK_CODE]
     nonprod = rules['non_product'](cancels).to_numpy(bool)
     manual = nonprod & code.isin(list(manual_codes)).fillna(False).to_numpy(bool)
     discount = nonprod & code.isin(list(discount_codes)).fillna(False).to_numpy(bool) & ~manual
     prod_pairs = match_cancellations(tx, cancels[~nonprod])
     left = tx[QUANTITY].to_numpy(np.int64).copy()
-    np.subtract.at(left, pd.Index(tx[LINE_ID]).get_indexer(prod_pairs.sale_line.to_numpy()), prod_pairs[QUANTITY].to_numpy())
+    at_line = _positions(tx[LINE_ID].to_numpy())
+    np.subtract.at(left, at_line(prod_pairs.sale_line.to_numpy()), prod_pairs[QUANTITY].to_numpy())
     man_pairs, man_how = match_manual_credits(tx, left, manual_sales, cancels[manual], manual_match_days)
     pairs = pd.concat([prod_pairs, man_pairs], ignore_index=True)
     pc, ps, pq = (pairs[k].to_numpy() for k in ('cancel_line', 'sale_line', QUANTITY))
-    si, ci = pd.Index(tx[LINE_ID]).get_indexer(ps), pd.Index(cancels[LINE_ID]).get_indexer(pc)     # rows of the paired lines (line ids are unique)
+    si, ci = at_line(ps), _positions(cancels[LINE_ID].to_numpy())(pc)     # rows of the paired lines (line ids are unique)
     is_prod = np.arange(len(pairs)) < len(prod_pairs)
-    sales = tx.assign(kind='sale', cancels=pd.array([pd.NA] * len(tx), dtype='Int64'))
+    nulls = lambda n: pd.arrays.IntegerArray(np.zeros(n, np.int64), np.ones(n, bool))     # n missing Int64 values
+    tx['kind'], tx['cancels'] = 'sale', nulls(len(tx)); sales = tx      # clean's own table (a copy): columns added in place
     parts = [sales]
     if len(pairs):     # each netted quantity becomes a line: the sale line's product and price, the cancellation's invoice, time and line id
         undo = sales.iloc[si].assign(**{INVOICE_NO: cancels[INVOICE_NO].to_numpy()[ci], INVOICE_DATE: cancels[INVOICE_DATE].to_numpy()[ci],
@@ -258,7 +313,7 @@ def clean(tx: pd.DataFrame, # transactions from `to_transactions`
     if returns.empty:    # a shop with no returns: an empty text column goes to Parquet as type null, which DuckDB reads as INTEGER (the features stage stopped)
         returns = returns.astype({c: 'string' for c in returns.columns if returns[c].dtype == object})
     credit = np.isin(kind, CREDITS)
-    if credit.any(): parts.append(cancels[credit].assign(kind='credit', cancels=pd.array([pd.NA] * int(credit.sum()), dtype='Int64'))[sales.columns])
+    if credit.any(): parts.append(cancels[credit].assign(kind='credit', cancels=nulls(int(credit.sum())))[sales.columns])
     # the reconciliation: booked value of the netted quantities (product cancellations at their own price, manual credits at
     # theirs) and the difference to the value of the sales they undo
     cm = _milli(cancels)
@@ -287,7 +342,9 @@ def clean(tx: pd.DataFrame, # transactions from `to_transactions`
              ('discounts: they reduce revenue on their date', *of('discount')),
              ('postage, fee and other non-product credits: out of sales, as postage is', *of('non_product')),
              ('= cancellation lines (C invoices)', len(returns), int(cm.sum()))]
-    tx = pd.concat(parts, ignore_index=True).sort_values([INVOICE_DATE, LINE_ID], kind='stable').reset_index(drop=True)
+    columns = list(sales.columns); del sales, tx
+    tx = _stack(parts, [INVOICE_DATE, LINE_ID]); del parts
+    for c in [c for c in returns if _is_cat(returns[c])]: returns[c] = returns[c].astype('string')
     for t in (tx, returns): t[CUSTOMER_ID] = t[CUSTOMER_ID].astype('int64' if pd.api.types.is_numeric_dtype(t[CUSTOMER_ID]) else 'string')
     rec = pd.concat([pd.DataFrame(steps, columns=['step', 'lines', 'milli']).assign(table='sales'),
                      pd.DataFrame(where, columns=['step', 'lines', 'milli']).assign(table='cancellations')], ignore_index=True)

@@ -141,6 +141,25 @@ def _excel_frame(files: list[Path], sheet: str | None) -> tuple[pd.DataFrame, li
     return pd.concat(frames, ignore_index=True), names
 
 # %% ../nbs/00f_sources.ipynb
+def _fetch(con, sql: str, text: set[str], batch: int = 1_000_000) -> pd.DataFrame:
+    """The rows of `sql` as a DataFrame, streamed from DuckDB in batches: the `text` columns dictionary-encoded batch by batch
+    (pandas categoricals: a code per row and each distinct value once), so that 10M lines never exist as Python strings."""
+    import pyarrow as pa
+    reader = con.execute(sql).fetch_record_batch(batch)
+    chunks = {n: [] for n in reader.schema.names}
+    for b in reader:
+        for n, a in zip(b.schema.names, b.columns):     # copies (a batch's memory is one block: holding one of its columns would hold all its text)
+            chunks[n].append(a.dictionary_encode() if n in text else pa.concat_arrays([a, a.slice(0, 0)]))
+    kind = lambda f: pa.dictionary(pa.int32(), f.type) if f.name in text else f.type
+    cols = {f.name: pa.chunked_array(chunks[f.name], type=kind(f)) for f in reader.schema}
+    cols = {n: c.unify_dictionaries() if n in text else c for n, c in cols.items()}
+    table = pa.table(cols); del chunks, cols
+    df = table.to_pandas(split_blocks=True, self_destruct=True); del table
+    pa.default_memory_pool().release_unused()     # Arrow's allocator keeps what it freed (~1 GB at 10M lines) unless asked
+    return df
+
+
+# %% ../nbs/00f_sources.ipynb
 DB_ENV = 'ECOMML_DB_URL'      # the database URL (postgresql://user:password@host:5432/dbname): from the environment only, never params.yaml
 
 def _redact(text: str, url: str) -> str:
@@ -268,10 +287,13 @@ def read_orders(ingest: dict, # the ingest params: source (file or sql), path or
         if f in mapping: sel.append(f"{text(f)} AS {f}")
     if '_fields' in types: sel.append(f"_fields <> {len(names)} AS _bad_fields")
     sel.append('_file')
-    df = con.sql(f"SELECT {', '.join(sel)} FROM src").df()
-    row = (df.groupby('_file', sort=False).cumcount() + first_row).to_numpy()
+    df = _fetch(con, f"SELECT {', '.join(sel)} FROM src", {'customer', 'invoice_no', 'stock_code', 'description', 'country', 'cancelled', 'currency', '_file'})
+    def row(i):
+        "Row `i`'s line number in its file (header and blank-line offsets as `first_row`)."
+        f = df['_file'].cat.codes.to_numpy()
+        return int((f[:i] == f[i]).sum()) + first_row
     if preset.get('order_fields') and 'invoice_no' in df:       # an order's fields on its first row only (Shopify): every line gets them
-        by = df.groupby(df.invoice_no, sort=False)
+        by = df.groupby(df.invoice_no, sort=False, observed=True)
         for f in preset['order_fields']:
             col = {'customer_id': 'customer', 'invoice_date': 'ts'}.get(f, f)
             if col in df: df[col] = by[col].transform('first')
@@ -282,10 +304,10 @@ def read_orders(ingest: dict, # the ingest params: source (file or sql), path or
         col = mapping.get(field, field)
         value = con.sql(f"SELECT CAST({_q(col)} AS VARCHAR) FROM src LIMIT 1 OFFSET {i}").fetchone()[0] if col in names else None
         raise RawDataError(f"{df['_file'].iat[i]}: column {col!r} (ingest.columns.{field}) breaks rule '{rule}': {int(mask.sum()):,} bad value(s), "
-                           f"first in row {row[i]} (value {value!r})")
+                           f"first in row {row(i)} (value {value!r})")
     if '_bad_fields' in df and df._bad_fields.any():
         i = int(np.flatnonzero(df._bad_fields)[0])
-        raise RawDataError(f"{df['_file'].iat[i]}: row {row[i]} does not have the {len(names)} fields of the header ({names}): rule 'one value per column'")
+        raise RawDataError(f"{df['_file'].iat[i]}: row {row(i)} does not have the {len(names)} fields of the header ({names}): rule 'one value per column'")
     if df.customer.isna().all(): raise RawDataError(f"{where}: column {mapping['customer_id']!r} (ingest.columns.customer_id) is empty on every row: no customer to analyse")
     if df._no_date.any(): fail(df._no_date, 'invoice_date', 'must not be empty')
     if df.ts.isna().any():
@@ -295,7 +317,7 @@ def read_orders(ingest: dict, # the ingest params: source (file or sql), path or
     if len(g := np.flatnonzero(np.diff(days) > np.timedelta64(gap, 'D'))):     # a mistyped year: name the rows on the smaller side
         early = (df.ts < days[g[0] + 1]).to_numpy()
         fail(early if early.sum() <= (~early).sum() else ~early, 'invoice_date', f'at most {gap} days between consecutive days with sales (ingest.max_gap_days; a date far from all the others: a mistyped year?)')
-    if (df.ts.dt.normalize() > pd.Timestamp.today().normalize()).any(): fail((df.ts.dt.normalize() > pd.Timestamp.today().normalize()).to_numpy(), 'invoice_date', 'must not lie in the future')
+    if days[-1] > pd.Timestamp.today().normalize().to_datetime64(): fail((df.ts >= pd.Timestamp.today().normalize() + pd.Timedelta(days=1)).to_numpy(), 'invoice_date', 'must not lie in the future')
     for f in ('revenue', 'unit_price', 'quantity', 'refunded'):
         if f in df and df[f'_bad_{f}'].any(): fail(df[f'_bad_{f}'], f, 'must be a number')
         if f in df and f in ('revenue', 'unit_price') and df[f].isna().any(): fail(df[f].isna(), f, 'must not be empty')
@@ -316,18 +338,23 @@ def read_orders(ingest: dict, # the ingest params: source (file or sql), path or
     cancelled = pd.Series(False, index=df.index)
     if 'cancelled' in df: cancelled = df.cancelled.notna() & ~df.cancelled.str.lower().isin(['0', 'false', 'no', 'n', 'f', '0.0'])
     ids = df.customer
-    # numbers when every id is digits (at most 15: exact as a float) and none collides with another once read as a number ('007' and '7')
-    digits = ids.dropna()
-    numeric = bool(digits.str.fullmatch(r'\d{1,15}').all()) and digits.astype('int64').nunique() == digits.nunique()
-    inv = df.invoice_no if 'invoice_no' in df else (df.groupby([df.ts, ids], sort=True, dropna=False).ngroup() + 1).astype(str)
-    raw = pd.DataFrame({'InvoiceNo': inv.astype(object), 'StockCode': df.stock_code.astype(object) if 'stock_code' in df else None,
-                        'Description': df.description.astype(object) if 'description' in df else None,
+    # numbers when every id is digits (at most 15: exact as a float) and none collides with another once read as a number ('007' and '7');
+    # the rule runs on the distinct ids (the categories), not on every line
+    digits = pd.Series(ids.cat.remove_unused_categories().cat.categories, dtype=object)
+    numeric = bool(digits.str.fullmatch(r'\d{1,15}').all()) and digits.astype('int64').nunique() == len(digits)
+    if 'invoice_no' in df: inv = df.invoice_no
+    else:     # one order per customer and time, numbered in time order
+        g = df.groupby([df.ts, ids], sort=True, dropna=False, observed=True).ngroup().to_numpy()
+        inv = pd.Categorical.from_codes(g, pd.Index(np.arange(1, g.max() + 2).astype(str)))
+    none = lambda: pd.Categorical.from_codes(np.full(len(df), -1, np.int8), pd.Index([], dtype=object))     # a field the source lacks
+    raw = pd.DataFrame({'InvoiceNo': inv, 'StockCode': df.stock_code if 'stock_code' in df else none(),
+                        'Description': df.description if 'description' in df else none(),
                         'Quantity': q.astype(np.int64), 'InvoiceDate': df.ts.astype('datetime64[ns]'), 'UnitPrice': price.astype(float),
-                        'CustomerID': ids.astype(float) if numeric else ids.astype(object),
-                        'Country': df.country.astype(object) if 'country' in df else None})
+                        'CustomerID': ids.astype(float) if numeric else ids,
+                        'Country': df.country if 'country' in df else none()})     # text as categoricals (one object per distinct value)
     keep = ~cancelled.to_numpy()
     if 'refunded' in df:      # each order's refund: one credit line on the order's date (clean nets it against the order where it equals it)
-        r = df[keep & (df.refunded.fillna(0) > 0).to_numpy()].groupby('invoice_no', sort=False).agg(customer=('customer', 'first'), ts=('ts', 'first'),
+        r = df[keep & (df.refunded.fillna(0) > 0).to_numpy()].groupby('invoice_no', sort=False, observed=True).agg(customer=('customer', 'first'), ts=('ts', 'first'),
                                                                                                       refunded=('refunded', 'sum'), i=('refunded', lambda s: s.index[0]))
         code = (ingest.get('manual_codes') or ['M'])[0]      # a manual credit (ingest.manual_codes): netted against the sale it equals, else a credit on its date
         refunds = pd.DataFrame({'InvoiceNo': r.index.astype(object), 'StockCode': code, 'Description': 'refund', 'Quantity': -1, 'InvoiceDate': r.ts.to_numpy(),
@@ -340,4 +367,5 @@ def read_orders(ingest: dict, # the ingest params: source (file or sql), path or
                 refunds=len(refunds), refunded=round(float(refunds.UnitPrice.sum()), 2), currency=opt.get('currency') or (str(df.currency.dropna().iloc[0]) if 'currency' in df and df.currency.notna().any() else None),
                 fields={f: f in mapping for f in FIELDS}, return_marker=opt.get('return_marker'), text_customer_ids=not numeric)
     con.close()
-    return pd.concat([raw[keep], refunds], ignore_index=True), info
+    if keep.all() and not len(refunds): return raw, info     # no copy of a large file's table
+    return pd.concat([raw[keep].astype({c: object for c in raw if isinstance(raw[c].dtype, pd.CategoricalDtype)}), refunds], ignore_index=True), info
