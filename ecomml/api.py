@@ -183,7 +183,7 @@ def create_app(service: Service) -> 'FastAPI':
     "The FastAPI application over a loaded `Service` (docs served from local files: they work offline)."
     from fastapi_offline import FastAPIOffline
     app = FastAPIOffline(title='ecomml API', version=__import__('ecomml').__version__,
-                         description=f"Scores of the UCI Online Retail customers at {service.as_of:%d %b %Y}: CLV, churn risk, segments and recommendations.")
+                         description=f"Scores of the customers of {shop_name(root=service.root)} at {service.as_of:%d %b %Y}: CLV, churn risk, segments and recommendations.")
     app.add_middleware(BodyLimit)
     n = len(service.customer_json)
 

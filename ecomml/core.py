@@ -14,10 +14,11 @@ import yaml
 __all__ = ['CUSTOMER_ID', 'INVOICE_NO', 'STOCK_CODE', 'DESCRIPTION', 'INVOICE_DATE', 'QUANTITY', 'UNIT_PRICE', 'REVENUE',
            'COUNTRY', 'CUTOFF', 'LINE_ID', 'TX_COLUMNS', 'ACTIVITY', 'FEATURES', 'MODEL_WORDS', 'CURRENCY_SYMBOLS',
            'DATA_RAW', 'DATA_INTERIM', 'DATA_FEATURES', 'DATA_SCORES', 'DATA_CACHE', 'MODELS', 'REPORTS', 'METRICS',
-           'PLOTS', 'model_words', 'currency_symbol', 'shop_currency', 'in_currency', 'project_root', 'atomic_path',
-           'write_outputs', 'load_params', 'notebook_title', 'render_html', 'external_resources', 'stage_notebook',
-           'notebook_parameters', 'StageFailed', 'StageSkipped', 'skip_stage', 'pipeline_cells', 'run_stage',
-           'same_arithmetic', 'stage_cli', 'in_processes', 'auto_cutoffs', 'resolve_cutoffs']
+           'PLOTS', 'model_words', 'currency_symbol', 'shop_currency', 'in_currency', 'source_info', 'shop_name',
+           'project_root', 'atomic_path', 'write_outputs', 'load_params', 'notebook_title', 'render_html',
+           'external_resources', 'stage_notebook', 'notebook_parameters', 'StageFailed', 'StageSkipped', 'skip_stage',
+           'pipeline_cells', 'run_stage', 'same_arithmetic', 'stage_cli', 'in_processes', 'auto_cutoffs',
+           'resolve_cutoffs']
 
 # %% ../nbs/00_core.ipynb
 CUSTOMER_ID, INVOICE_NO, STOCK_CODE, DESCRIPTION = 'customer_id', 'invoice_no', 'stock_code', 'description'
@@ -60,6 +61,25 @@ def in_currency(text: str, code: str | None) -> str:
     "`text` with the pound signs that pages write before amounts in the shop's currency sign (the chapters format money as £; the UCI shop's are pounds)."
     sym = currency_symbol(code)
     return text if sym == '£' else text.replace('£', sym)
+
+# %% ../nbs/00_core.ipynb
+def source_info(root: Path | None = None) -> dict:
+    "What the ingest stage read (data/interim/source.json under `root`, default the working directory); {} before it ran."
+    p = Path(root or '.')/'data/interim/source.json'
+    try: return json.loads(p.read_text()) if p.exists() else {}
+    except ValueError: return {}
+
+def shop_name(source: dict | None = None, # source.json's contents (default: read under `root`)
+              root: Path | None = None) -> str:
+    "The shop in words, for titles and model cards: 'the UCI Online Retail shop', 'the CDNOW shop', 'the shop of orders.csv' ..."
+    source = source_info(root) if source is None else source
+    kind, preset = source.get('source', 'uci'), source.get('preset')
+    if kind == 'uci' or preset == 'online_retail': return 'the UCI Online Retail shop'
+    if kind == 'synthetic': return 'the simulated store'
+    named = {'online_retail_ii': 'the Online Retail II shop', 'cdnow': 'the CDNOW shop'}
+    if preset in named: return named[preset]
+    return f"the shop of {source.get('path') if kind == 'sql' else Path(source.get('path') or 'orders').name}"
+
 
 # %% ../nbs/00_core.ipynb
 DATA_RAW, DATA_INTERIM, DATA_FEATURES = Path('data/raw'), Path('data/interim'), Path('data/features')
@@ -201,11 +221,14 @@ class StageSkipped(Exception): "A chapter that cannot run on this data (a shop w
 
 def skip_stage(reason: str, # why, in words: the report's first line
                outputs: dict, # every output the stage declares, as `write_outputs` takes them: empty tables, a card and metrics that say why
+               do: list | None = None, # what a reader can do about it (the summary's "What to do")
+               careful: list | None = None, # what else it changes (the summary's "Be careful")
               ):
-    "Write the stage's outputs, show the reason, and stop the chapter here: `run_stage` keeps the report up to this cell and succeeds."
-    from IPython.display import Markdown, display
+    "Write the stage's outputs, show the reason as the report's summary, and stop the chapter here: `run_stage` keeps the report up to this cell and succeeds."
+    from ecomml.report import show_summary
     write_outputs(outputs)
-    display(Markdown(f"**This chapter is skipped:** {reason}"))
+    show_summary(f"**This chapter is skipped:** {reason}", {}, do or ['Nothing: the other chapters ran on these data as usual.'],
+                 careful or ['Pages that would show this chapter’s results leave them out and say why.'])
     raise StageSkipped(reason)
 
 def _until_skip(nb, count: int):

@@ -205,7 +205,7 @@ def index_html(reports: list, # (file, title, one-line summary) of each report
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>ecomml: reports, dashboard and lists</title><style>{css}'
             'body{font-family:system-ui,sans-serif;max-width:1100px;margin:20px auto;padding:0 16px}table{border-collapse:collapse;font-size:13px}'
             'th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left}</style></head><body>'
-            f'<h1>ecomml: customer analytics of the UCI Online Retail shop</h1><p>Data as of <strong>{e(as_of)}</strong> (the fingerprint of the data is in the ingest report).</p>'
+            f'<h1>ecomml: customer analytics of {e(shop_name())}</h1><p>Data as of <strong>{e(as_of)}</strong> (the fingerprint of the data is in the ingest report).</p>'
             f'<h2>Start here</h2><ul><li><a href="dashboard.html">The dashboard</a>: KPIs, trends, retention, segments, value, churn, products and model health, with filters.</li></ul>'
             f'<h2>Lists to act on</h2><ul>{lst}</ul><h2>Models</h2>{monitor_note(monitor)}{html_table(health)}'
             f'<h2>Reports</h2><ul>{rep}</ul></body></html>')

@@ -102,19 +102,25 @@ def campaign_lists(cust: pd.DataFrame, # customer_table: one row per customer
                    recs: pd.DataFrame, # the recommendations
                    rules: dict, # the `dashboard` params
                    seed: int = 0, # `common.seed`: the control groups
+                   fields: dict | None = None, # the source's fields (data/interim/source.json): a shop without countries or products loses those columns
                   ) -> dict:
     "{list: rows, and how many the rule admits, how many land on it (one list per customer), how many are shown (the cap), the control group and the rule in words}."
     products = rules.get('products_per_customer', 3)
     new_products = product_names(recs, products, new_only=True)
     c = cust.assign(has_new_products=cust[CUSTOMER_ID].isin(new_products.index))
     el = eligibility(c, rules)
+    has = lambda f: (fields or {}).get(f, True)
+    if not has('stock_code'):      # nobody can be shown products they have not bought: the rule says why the list is empty
+        el['cross_sell'] = (el['cross_sell'][0] & False, "customers to show products they have not bought; the orders have no product codes "
+                                                         "(ingest.columns maps no stock_code), so no one qualifies")
+    gone = [LIST_COLUMNS[k] for k, f in ((COUNTRY, 'country'), ('products', 'stock_code')) if not has(f)]     # columns a shop's data cannot fill
     on = assign_lists({k: m for k, (m, _) in el.items()}, rules['list_priority'])
     out = {}
     for i, key in enumerate(rules['list_priority']):
         d = c[(on == key).to_numpy()].sort_values([_ORDER[key], CUSTOMER_ID], ascending=[False, True], kind='stable')
         d.attrs = dict(cust.attrs)
         rows = list_rows(d, _WHY[key], new_products if key == 'cross_sell' else product_names(recs, products), rules['list_rows'],
-                         rules['control_share'], seed + i)
+                         rules['control_share'], seed + i).drop(columns=gone)
         out[key] = dict(rows=rows, admitted=int(el[key][0].sum()), assigned=len(d), shown=len(rows), control=int((rows.group != 'campaign').sum()),
                         rule=el[key][1], cap=rules['list_rows'], control_share=rules['control_share'])
     return out

@@ -166,6 +166,12 @@ def how_to_load(name: str) -> str:
             f"before any tag: the files of the working tree\nm.card, m.objects   # model.json and the fitted objects, hashes checked\n```\n"
             f"or `dvc artifacts get . {name} --stage prod`. Never `pickle` or `joblib`: the store holds none.")
 
+def _dataset() -> dict:
+    "The card's dataset: the shop the stage ran on (data/interim/source.json in the working directory)."
+    src = source_info(); name = shop_name(src)
+    if name == 'the UCI Online Retail shop': return {'name': 'UCI Online Retail', 'type': 'uci-online-retail'}
+    return {'name': name.removeprefix('the '), 'type': src.get('preset') or src.get('source', 'own data')}
+
 def model_card(title: str, # the model's name in words
                summary: str, # one paragraph: what it gives and which model won
                front: dict, # front matter: tags, datasets, metrics ({name: value}), baseline, as_of
@@ -174,9 +180,9 @@ def model_card(title: str, # the model's name in words
               ) -> str:
     "A model card: YAML front matter, then the sections in the Hugging Face order."
     fm = {'library_name': front.get('library_name', 'scikit-learn'), 'license': 'apache-2.0', 'tags': front.get('tags', []),
-          'datasets': front.get('datasets', ['uci-online-retail']),
+          'datasets': front.get('datasets', [_dataset()['type']]),
           'model-index': [{'name': f'ecomml-{name}', 'results': [{'task': {'type': front.get('task', name)},
-                            'dataset': {'name': 'UCI Online Retail', 'type': 'uci-online-retail', 'split': front.get('split', 'temporal holdout')},
+                            'dataset': {**_dataset(), 'split': front.get('split', 'temporal holdout')},
                             'metrics': [{'type': k, 'value': v, 'name': k.replace('_', ' ')} for k, v in front.get('metrics', {}).items()]}]}],
           **{k: v for k, v in front.items() if k not in ('library_name', 'tags', 'datasets', 'metrics', 'task', 'split')}}
     body = {'Intended use': intended_use, 'Training data': training_data, 'Evaluation against the baseline': evaluation,

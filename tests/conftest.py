@@ -112,3 +112,19 @@ def pg_load(url: str, tables: dict):
         else: q = f"SELECT * FROM read_parquet('{src}')"
         con.sql(f'DROP TABLE IF EXISTS pg.public."{name}"'); con.sql(f'CREATE TABLE pg.public."{name}" AS {q}')
     con.close()
+
+
+@pytest.fixture(scope='session')
+def cdnow_repo(tmp_path_factory):
+    """A copy of the project whose every stage ran on the CDNOW sample as `lifetimes` ships it (`preset: cdnow`, weeks): a second
+    shop, without products or countries, in dollars (~110 s). Shared by its own test and the browser tests (one xdist group)."""
+    import lifetimes
+    from ecomml.core import run_stage
+    r = tmp_path_factory.mktemp('cdnow')
+    for f in ['settings.ini', 'params.yaml', 'dvc.yaml']: shutil.copy(ROOT/f, r/f)
+    shutil.copytree(ROOT/'nbs', r/'nbs', ignore=shutil.ignore_patterns('.ipynb_checkpoints'))
+    (r/'data'/'raw').mkdir(parents=True)
+    set_params(r, ingest={'source': 'file', 'preset': 'cdnow', 'path': str(Path(lifetimes.__file__).parent/'datasets'/'CDNOW_sample.txt'), 'download': False},
+               common={'time_unit': 'W'}, clv={'interval_draws': 10})
+    for s in ['ingest', 'features', 'clv', 'churn', 'segments', 'recs', 'monitor', 'dashboard']: run_stage(s, root=r)
+    return r

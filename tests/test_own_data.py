@@ -154,13 +154,12 @@ def test_a_bad_file_stops_ingest_and_leaves_nothing_behind(project):
 
 
 @pytest.mark.slow
-def test_every_chapter_on_the_cdnow_sample_without_products_or_countries(project):
+@pytest.mark.xdist_group('cdnow_repo')     # with the browser tests on the same project (conftest's cdnow_repo): built once
+def test_every_chapter_on_the_cdnow_sample_without_products_or_countries(cdnow_repo):
     """The CDNOW sample through every stage with the cdnow preset: no products (the recommendations are skipped and say why),
     no countries (no country panel), dollars; and the feature store at 1 Oct 1997, in weeks, gives the published BG/NBD values."""
     from ecomml.btyd import fit_btyd
-    set_params(project, ingest={'source': 'file', 'preset': 'cdnow', 'path': str(CDNOW/'CDNOW_sample.txt'), 'download': False},
-               common={'time_unit': 'W'}, clv={'interval_draws': 10})
-    for s in ['ingest', 'features', 'clv', 'churn', 'segments', 'recs', 'monitor', 'dashboard']: run_stage(s, root=project)
+    project = cdnow_repo
     store = pd.read_parquet(project/'data/features/customers.parquet')
     assert sorted(store.cutoff.dt.strftime('%Y-%m-%d').unique()) == ['1997-10-01', '1998-01-01', '1998-04-01', '1998-07-01']    # cutoffs: auto
     p = fit_btyd(store[store.cutoff == '1997-10-01'], 'bgnbd').params_
@@ -176,6 +175,8 @@ def test_every_chapter_on_the_cdnow_sample_without_products_or_countries(project
         assert '£' not in text and '$' in text, page
     wb = pd.read_csv(project/'reports/lists/win-back.csv')
     assert len(wb) > 0 and any('($)' in c for c in wb.columns)
+    assert 'country' not in wb.columns and 'products to show' not in wb.columns      # columns these data cannot fill are left out
+    assert len(pd.read_csv(project/'reports/lists/cross-sell.csv')) == 0 and 'the orders have no product codes' in (project/'reports/lists/cross-sell.html').read_text()
 
 
 def shopify_export(path: Path, n_customers: int = 150, seed: int = 5) -> dict:
