@@ -13,12 +13,12 @@ import yaml
 # %% auto 0
 __all__ = ['CUSTOMER_ID', 'INVOICE_NO', 'STOCK_CODE', 'DESCRIPTION', 'INVOICE_DATE', 'QUANTITY', 'UNIT_PRICE', 'REVENUE',
            'COUNTRY', 'CUTOFF', 'LINE_ID', 'TX_COLUMNS', 'ACTIVITY', 'FEATURES', 'MODEL_WORDS', 'CURRENCY_SYMBOLS',
-           'DATA_RAW', 'DATA_INTERIM', 'DATA_FEATURES', 'DATA_SCORES', 'DATA_CACHE', 'MODELS', 'REPORTS', 'METRICS',
-           'PLOTS', 'model_words', 'currency_symbol', 'shop_currency', 'in_currency', 'source_info', 'shop_name',
-           'project_root', 'atomic_path', 'write_outputs', 'load_params', 'notebook_title', 'render_html',
-           'external_resources', 'stage_notebook', 'notebook_parameters', 'StageFailed', 'StageSkipped', 'skip_stage',
-           'pipeline_cells', 'run_stage', 'same_arithmetic', 'stage_cli', 'in_processes', 'auto_cutoffs',
-           'resolve_cutoffs']
+           'COUNTRY_NAMES', 'DATA_RAW', 'DATA_INTERIM', 'DATA_FEATURES', 'DATA_SCORES', 'DATA_CACHE', 'MODELS',
+           'REPORTS', 'METRICS', 'PLOTS', 'model_words', 'currency_symbol', 'shop_currency', 'in_currency',
+           'source_info', 'shop_name', 'country_name', 'project_root', 'atomic_path', 'write_outputs', 'load_params',
+           'notebook_title', 'render_html', 'external_resources', 'stage_notebook', 'notebook_parameters',
+           'StageFailed', 'StageSkipped', 'skip_stage', 'pipeline_cells', 'run_stage', 'same_arithmetic', 'stage_cli',
+           'in_processes', 'auto_cutoffs', 'resolve_cutoffs']
 
 # %% ../nbs/00_core.ipynb
 CUSTOMER_ID, INVOICE_NO, STOCK_CODE, DESCRIPTION = 'customer_id', 'invoice_no', 'stock_code', 'description'
@@ -79,6 +79,15 @@ def shop_name(source: dict | None = None, # source.json's contents (default: rea
     named = {'online_retail_ii': 'the Online Retail II shop', 'cdnow': 'the CDNOW shop'}
     if preset in named: return named[preset]
     return f"the shop of {source.get('path') if kind == 'sql' else Path(source.get('path') or 'orders').name}"
+
+
+# %% ../nbs/00_core.ipynb
+COUNTRY_NAMES = {'EIRE': 'Ireland', 'RSA': 'South Africa', 'USA': 'United States', 'European Community': 'European Community (country not given)',
+                 'Unspecified': 'Not specified', 'not recorded': 'Not recorded'}     # the UCI files' codes and placeholders, as people write them
+
+def country_name(c) -> str:
+    "A country as a reader writes it: 'EIRE' -> 'Ireland', 'RSA' -> 'South Africa'; other names as they are."
+    return COUNTRY_NAMES.get(str(c), str(c))
 
 
 # %% ../nbs/00_core.ipynb

@@ -71,7 +71,11 @@ def monthly_facts(sales: pd.DataFrame, # net sales
     out = m.assign(mi=m.month.map(pos), ci=first.map(pos), new=(m.month == first).astype(int))
     out['k'] = out.mi - out.ci
     out = out.merge(cust[[CUSTOMER_ID, 's', 'c']], on=CUSTOMER_ID, how='inner')
-    out.attrs['months'] = [str(p) for p in months]
+    first_day, last_day = sales[INVOICE_DATE].min().normalize(), sales[INVOICE_DATE].max().normalize()
+    def label(p):     # a month the data cover only in part says so (UCI's last month: 1–9 Dec 2011)
+        lo, hi = max(p.start_time, first_day), min(p.end_time.normalize(), last_day)
+        return str(p) if (lo, hi) == (p.start_time, p.end_time.normalize()) else f"{p} (partial: {lo.day}–{hi.day} {p.strftime('%b')})"
+    out.attrs['months'] = [label(p) for p in months]
     return out
 
 def migration_pairs(segments: pd.DataFrame, # the segments stage's scores: segment now and previous_segment at the cutoff before
@@ -119,7 +123,7 @@ def dashboard_data(cust: pd.DataFrame, # customer_table
     pairs = bought.assign(key=[tuple(sorted(x)) for x in zip(bought['product'], bought.other_product)]).drop_duplicates('key')
     pairs = pairs.sort_values(['baskets_together', 'lift'], ascending=False).head(top_pairs)
     return {
-        'segments': SEGMENTS, 'countries': list(k['country']), 'bands': BANDS, 'migration_from': before,
+        'segments': SEGMENTS, 'countries': [country_name(c) for c in k['country']], 'bands': BANDS, 'migration_from': before,
         'months': f.attrs['months'], 'clv_edges': [round(e, 2) for e in edges], 'clv_months': cust.attrs.get('clv_months', 12),
         'kpi': [[int(r.s), int(r.c), round(r.revenue, 2), int(r.orders), int(r.customers), int(r.active), int(r.repeaters), round(r.clv, 2), round(r.var, 2)] for r in kpi.itertuples()],
         'trend': cube(f, ['mi', 's', 'c'], {'revenue': (REVENUE, 'sum'), 'new': ('new', 'sum'), 'all': ('new', 'size')}),
@@ -128,7 +132,7 @@ def dashboard_data(cust: pd.DataFrame, # customer_table
         'clv_bins': cube(c, ['bin', 's', 'c'], {'n': (CUSTOMER_ID, 'size'), 'sum': ('clv', 'sum')}),
         'bands_cube': cube(c, ['s', 'b', 'c'], {'n': (CUSTOMER_ID, 'size'), 'var': ('value_at_risk', 'sum')}),
         'migration': cube(mig, ['a', 's', 'c'], {'n': (CUSTOMER_ID, 'size')}, 0),
-        'products': top, 'products_cube': cube(rp, ['p', 's', 'c'], {'n': (CUSTOMER_ID, 'size')}, 0),
+        'products': [p.strip().capitalize() for p in top], 'products_cube': cube(rp, ['p', 's', 'c'], {'n': (CUSTOMER_ID, 'size')}, 0),
         'coverage': {'recommended': int(pd.Index(products).isin(recs['product'].astype(str)).sum()), 'catalogue': len(products),
                      'share': catalogue_coverage(recs['product'], products) if len(products) else None, 'k': int(K)},     # no catalogue: no share (JSON has no NaN)
         'pairs': [[p.description.strip().capitalize(), p.other_description.strip().capitalize(), int(p.baskets_together), round(float(p.lift), 1),
@@ -195,17 +199,39 @@ def index_html(reports: list, # (file, title, one-line summary) of each report
                health: pd.DataFrame, # model_health
                as_of: str, fingerprint: str, css: str = '',
                monitor: dict | None = None, # reports/metrics/monitor.json: the retrain verdict
+               figures: dict | None = None, # `kpis` of all customers (and active_days): the first screen's figures
               ) -> str:
-    "reports/index.html: one way in."
+    """reports/index.html: the front page for a manager. First the figures (net sales, customers and active customers, the
+    predicted 12-month value, value at risk), each list's size and value, and the monitor's verdict; then the dashboard, the
+    lists and the reports; the models against their baselines last, for analysts."""
     import html as h
     from ecomml.dashboard_page import html_table, monitor_note
     e = lambda s: h.escape(str(s))
+    money = lambda v: f"{'−' if v < 0 else ''}£{abs(v):,.0f}"
     rep = ''.join(f'<li><a href="{e(f)}">{e(t)}</a>: {e(s)}</li>' for f, t, s in reports)
-    lst = ''.join(f'<li><a href="{e(f)}">{e(t)}</a> ({n:,} customers): {e(w)}</li>' for f, t, n, w in lists)
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>ecomml: reports, dashboard and lists</title><style>{css}'
+    lst = ''.join(f'<li><a href="{e(l[0])}">{e(l[1])}</a> ({l[2]:,} customers): {e(l[3])}</li>' for l in lists)
+    tiles = table = ''
+    if figures:
+        f = figures
+        tiles = '<div class="tiles">' + ''.join(f'<div class="tile"><div class="v">{e(v)}</div><div class="l">{e(k)}</div></div>' for v, k in [
+            (money(f['net_revenue']), 'net sales, net of cancellations'), (f"{f['customers']:,}", 'customers'),
+            (f"{f['active_customers']:,}", f"active customers (bought in the last {f.get('active_days', 90)} days)"),
+            (money(f['clv_total']), 'predicted value of all customers, next 12 months'), (money(f['revenue_at_risk']), 'value at risk, next 90 days')]) + '</div>'
+    if lists and len(lists[0]) > 4:      # (file, title, customers, why, predicted value, value at risk) of the customers listed
+        table = ('<table class="lists"><thead><tr><th>list</th><th class="n">customers listed</th><th class="n">their predicted value, next 12 months</th>'
+                 '<th class="n">their value at risk, next 90 days</th></tr></thead><tbody>'
+                 + ''.join(f'<tr><td><a href="{e(l[0])}">{e(l[1])}</a></td><td class="n">{l[2]:,}</td><td class="n">{money(l[4])}</td><td class="n">{money(l[5])}</td></tr>' for l in lists)
+                 + '</tbody></table>')
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<title>ecomml: reports, dashboard and lists</title><style>{css}'
             'body{font-family:system-ui,sans-serif;max-width:1100px;margin:20px auto;padding:0 16px}table{border-collapse:collapse;font-size:13px}'
-            'th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left}</style></head><body>'
+            'th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}th.n,td.n{text-align:right}'
+            '.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(170px,1fr));gap:10px;margin:10px 0}'
+            '.tile{border:1px solid #dde3ec;border-radius:6px;padding:8px 12px;background:#f5f8fc}.tile .v{font-size:21px;font-weight:600}.tile .l{font-size:12px;color:#555}'
+            '.scroll{overflow-x:auto}</style></head><body>'
             f'<h1>ecomml: customer analytics of {e(shop_name())}</h1><p>Data as of <strong>{e(as_of)}</strong> (the fingerprint of the data is in the ingest report).</p>'
+            f'{tiles}<div class="scroll">{table}</div><div style="margin-top:12px">{monitor_note(monitor)}</div>'
             f'<h2>Start here</h2><ul><li><a href="dashboard.html">The dashboard</a>: KPIs, trends, retention, segments, value, churn, products and model health, with filters.</li></ul>'
-            f'<h2>Lists to act on</h2><ul>{lst}</ul><h2>Models</h2>{monitor_note(monitor)}{html_table(health)}'
-            f'<h2>Reports</h2><ul>{rep}</ul></body></html>')
+            f'<h2>Lists to act on</h2><ul>{lst}</ul>'
+            f'<h2>Reports</h2><ul>{rep}</ul>'
+            f'<h2>For analysts: the models against their naive baselines</h2><div class="scroll">{html_table(health)}</div></body></html>')

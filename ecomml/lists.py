@@ -64,6 +64,7 @@ def list_rows(d: pd.DataFrame, # the customers of one list, in list order (custo
     d['last_order'] = [f"{at - pd.Timedelta(days=float(t)):%Y-%m-%d}" for t in d.recency_days]
     d['next_order_date'] = [f"{x:%Y-%m-%d}" if pd.notna(x) else 'under one order expected in 12 months' for x in d.next_order_date]
     d['products'] = d[CUSTOMER_ID].map(products).fillna('')
+    d[COUNTRY] = [country_name(c) for c in d[COUNTRY]]
     d['why'] = [why(r) for r in d.itertuples()]
     # every (1 / control_share)-th row from a seeded random start: a random control group spread evenly over the list's order
     # (a plain random draw can put the largest customers all on one side: the campaign's measured effect then swings with them)
@@ -145,10 +146,13 @@ def list_page(title: str, header: str, rows: pd.DataFrame, # from `list_rows`
     show = rows.copy()
     for c in MONEY_COLUMNS: show[c] = [f"£{float(v):,.2f}" for v in show[c]]
     show['churn probability (%)'] = [f"{float(v):.1f}%" for v in show['churn probability (%)']]
-    head = ''.join(f'<th>{e(c)}</th>' for c in show.columns)
-    body = ''.join('<tr>' + ''.join(f'<td>{e(v)}</td>' for v in r) + '</tr>' for r in show.itertuples(index=False))
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title><style>{css}'
+    num = [c in MONEY_COLUMNS or c in ('orders', 'churn probability (%)') for c in show.columns]      # figures right-aligned, text left
+    cls = lambda i: ' class="n"' if num[i] else ''
+    head = ''.join(f'<th{cls(i)}>{e(c)}</th>' for i, c in enumerate(show.columns))
+    body = ''.join('<tr>' + ''.join(f'<td{cls(i)}>{e(v)}</td>' for i, v in enumerate(r)) + '</tr>' for r in show.itertuples(index=False))
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{e(title)}</title><style>{css}'
             'body{font-family:system-ui,sans-serif;margin:20px}table{border-collapse:collapse;font-size:12px}'
-            'th,td{border-bottom:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}</style></head><body>'
+            'th,td{border-bottom:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}.n{text-align:right;white-space:nowrap}'
+            '.scroll{overflow-x:auto}@media (max-width:800px){body{margin:10px}}</style></head><body>'
             f'<h1>{e(title)}</h1><p>{e(header)}</p><p><a href="{e(csv)}">Download the list as CSV</a> (money with two decimals, in £); '
-            f'<a href="../index.html">back to the index</a>.</p><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></body></html>')
+            f'<a href="../index.html">back to the index</a>.</p><div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></body></html>')
