@@ -38,7 +38,7 @@ def test_synthetic_pipeline_is_complete_offline_and_reproducible(synthetic_proje
     assert store.cutoff.dt.strftime('%Y-%m-%d').unique().tolist() == ['2011-03-10', '2011-06-10', '2011-09-10', '2011-12-10']
     assert store[store.cutoff == '2011-12-10'].target_bought.isna().all() and store[store.cutoff < '2011-12-10'].target_bought.notna().all()
     # reports: readable titles, figures embedded, nothing fetched from the network, no code
-    for name, title in [('01_ingest', 'Ingest: from the raw workbook to clean transactions'), ('02_features', 'Features: a point-in-time customer table')]:
+    for name, title in [('01_ingest', 'Ingest: from the raw orders to clean transactions'), ('02_features', 'Features: a point-in-time customer table')]:
         html = (root/f'reports/{name}.html').read_text()
         assert f'<title>{title}</title>' in html and 'data:image/png;base64' in html
         assert external_resources(html) == []
