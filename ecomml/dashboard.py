@@ -12,8 +12,8 @@ from .segments import SEGMENTS, ACTIONS
 from .value import MEASURES, versus     # the one beats / ties / loses rule, the monitor's too
 
 # %% auto 0
-__all__ = ['BANDS', 'VERDICT_WORDS', 'customer_table', 'kpis', 'codes', 'cube', 'monthly_facts', 'migration_pairs', 'next_step',
-           'dashboard_data', 'model_health', 'index_html']
+__all__ = ['BANDS', 'VERDICT_WORDS', 'PLAIN', 'customer_table', 'kpis', 'codes', 'cube', 'monthly_facts', 'migration_pairs',
+           'next_step', 'dashboard_data', 'model_health', 'plain_health', 'index_html']
 
 # %% ../nbs/07_dashboard.ipynb
 def customer_table(store: pd.DataFrame, # feature store (its last cutoff is the score date)
@@ -194,6 +194,18 @@ def model_health(metrics: dict, # stage name -> its metrics JSON
     return d.drop(columns='beats baseline')
 
 # %% ../nbs/07_dashboard.ipynb
+PLAIN = [('calibration-rate baseline', "naive baseline: each customer's past rate"), ('recency baseline', 'naive baseline: days since the last order'),
+         ('popularity baseline', 'naive baseline: the best sellers'), ('RMSE per customer', 'typical error per customer (RMSE)'),
+         ('NDCG@10', 'ranking quality of the top 10 (NDCG)'), ('PR AUC', 'how well the customers who leave are ranked first (PR AUC)')]
+
+def plain_health(health: pd.DataFrame) -> pd.DataFrame:
+    "The model-health table for a manager's page (the dashboard): the figures and baselines in words, without versions and holdout dates."
+    def words(v):
+        if not isinstance(v, str): return v
+        for a, b in PLAIN: v = v.replace(a, b)
+        return v
+    return health.drop(columns=['version', 'holdout from'], errors='ignore').map(words)
+
 def index_html(reports: list, # (file, title, one-line summary) of each report
                lists: list, # (file, title, customers, why)
                health: pd.DataFrame, # model_health

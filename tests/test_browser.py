@@ -149,8 +149,7 @@ def test_dashboard_draws_every_panel_and_filters(root, browser):
                  trend=page.evaluate("document.getElementById('p-trend').data[0].y.reduce((a, b) => a + b, 0)"),
                  tiles=page.inner_text('#p-kpi'))
     assert 0 < after['customers'] < before['customers'] and after['trend'] < before['trend'] and after['tiles'] != before['tiles']
-    treemap = page.evaluate("document.getElementById('p-treemap').data[0].labels")
-    assert treemap == ['champions']
+    assert page.evaluate("document.getElementById('p-segments').data[0].y") == ['champions']
     if shop['country']:
         page.select_option('#f-segment', value='all'); page.select_option('#f-country', label='Outside the UK')
         outside = page.eval_on_selector('#p-kpi', 'e => Number(e.dataset.customers)')
@@ -301,5 +300,34 @@ def test_dashboard_filters_page_and_export_what_they_show(root, browser):
     align = page.evaluate("""() => { const t = document.querySelector('section[aria-label="Model health"] table');
         return [...t.querySelectorAll('tbody tr:first-child td')].map(c => getComputedStyle(c).textAlign); }""")
     assert 'right' in align and 'left' in align, align
+    assert not errors and not blocked, (errors, blocked)
+    page.context.close()
+
+
+def test_a_click_on_a_segment_or_a_country_filters_everything(root, browser):
+    """Issue 32 (drill-down): a mouse click on a country's bar, and on a segment's bar of the churn chart, sets that filter as the
+    controls do: the KPI row, the charts and the lists follow."""
+    page, errors, blocked = open_page(browser, root/'reports'/'dashboard.html')
+    page.wait_for_function('window.ecommlReady === true', timeout=10_000)
+    total = page.eval_on_selector('#p-kpi', 'e => Number(e.dataset.customers)')
+    def click_bar(chart, i):
+        page.query_selector(f'#{chart}').scroll_into_view_if_needed()       # a mouse clicks what is on the screen
+        box, plot = page.query_selector_all(f'#{chart} .bars .point path')[i].bounding_box(), page.query_selector(f'#{chart} .nsewdrag').bounding_box()
+        top, bottom = max(box['y'], plot['y']), min(box['y'] + box['height'], plot['y'] + plot['height'])      # the part of the bar inside the plot (log scale: bars run below it)
+        page.mouse.click(box['x'] + box['width'] / 2, (top + bottom) / 2)
+    if shape(root)['country']:
+        second = page.evaluate("document.getElementById('p-countries').data[0].x[1]")     # the largest country after the UK
+        click_bar('p-countries', 1)
+        page.wait_for_function(f"document.getElementById('f-country').selectedOptions[0].text === {second!r}", timeout=5_000)
+        assert 0 < page.eval_on_selector('#p-kpi', 'e => Number(e.dataset.customers)') < total
+        page.select_option('#f-country', value='all')
+    page.query_selector('#p-churn').scroll_into_view_if_needed()
+    bars = [b.bounding_box() for b in page.query_selector_all('#p-churn .bars .point path')]
+    click_bar('p-churn', max(range(len(bars)), key=lambda i: bars[i]['height']))        # the tallest bar
+    page.wait_for_timeout(300)
+    page.wait_for_function("document.getElementById('f-segment').value !== 'all'", timeout=5_000)
+    seg = page.evaluate("document.getElementById('f-segment').selectedOptions[0].text")
+    assert page.evaluate("document.getElementById('p-segments').data[0].y") == [seg]
+    assert 0 < page.eval_on_selector('#p-kpi', 'e => Number(e.dataset.customers)') < total
     assert not errors and not blocked, (errors, blocked)
     page.context.close()
