@@ -238,7 +238,8 @@ def index_html(reports: list, # (file, title, one-line summary) of each report
             f'<title>ecomml: reports, dashboard and lists</title><style>{css}'
             'body{font-family:system-ui,sans-serif;max-width:1100px;margin:20px auto;padding:0 16px}table{border-collapse:collapse;font-size:13px}'
             'th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}th.n,td.n{text-align:right}'
-            '.tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(170px,1fr));gap:10px;margin:10px 0}'
+            '.tiles{display:grid;grid-template-columns:repeat(5,1fr);gap:10px;margin:10px 0}'
+            '@media (max-width:800px){.tiles{grid-template-columns:1fr 1fr}.tiles .tile:last-child{grid-column:1/-1}}'     # five tiles: one row, or 2 + 2 + 1 filling its row
             '.tile{border:1px solid #dde3ec;border-radius:6px;padding:8px 12px;background:#f5f8fc}.tile .v{font-size:21px;font-weight:600}.tile .l{font-size:12px;color:#555}'
             '.scroll{overflow-x:auto}</style></head><body>'
             f'<h1>ecomml: customer analytics of {e(shop_name())}</h1><p>Data as of <strong>{e(as_of)}</strong> (the fingerprint of the data is in the ingest report).</p>'

@@ -236,6 +236,11 @@ def test_a_phone_shows_every_manager_page_without_sideways_scrolling(root, brows
             xs = page.eval_on_selector_all('.grid > .panel', 'ps => [...new Set(ps.map(p => Math.round(p.getBoundingClientRect().left)))]')
             assert len(xs) == 1, f"the dashboard is not one column at 390 px: panels start at {xs}"
         assert page.evaluate('document.documentElement.scrollWidth') <= 390, f"{page_path} scrolls sideways at 390 px"
+        if page_path != 'lists/win-back.html':      # KPI tiles fill their rows: no tile alone beside an empty space
+            gaps = page.evaluate("""() => { const ts = [...document.querySelectorAll('.tile')], c = ts[0].parentElement.getBoundingClientRect(), by = {};
+                for (const t of ts) { const r = t.getBoundingClientRect(); (by[Math.round(r.top)] ||= []).push(r.right); }
+                return Object.values(by).map(rs => c.right - Math.max(...rs)); }""")
+            assert max(gaps) < 2, f"{page_path}: a row of tiles ends {max(gaps):.0f} px short of the row"
         shot(page, root, 'phone-' + page_path.replace('/', '-').removesuffix('.html'))
         ctx.close()
 
