@@ -207,7 +207,7 @@ def plain_health(health: pd.DataFrame) -> pd.DataFrame:
     return health.drop(columns=['version', 'holdout from'], errors='ignore').map(words)
 
 def index_html(reports: list, # (file, title, one-line summary) of each report
-               lists: list, # (file, title, customers, why)
+               lists: list, # (file, title, customers, why, their predicted value, their value at risk) of each list
                health: pd.DataFrame, # model_health
                as_of: str, fingerprint: str, css: str = '',
                monitor: dict | None = None, # reports/metrics/monitor.json: the retrain verdict
@@ -221,7 +221,7 @@ def index_html(reports: list, # (file, title, one-line summary) of each report
     e = lambda s: h.escape(str(s))
     money = lambda v: f"{'−' if v < 0 else ''}£{abs(v):,.0f}"
     rep = ''.join(f'<li><a href="{e(f)}">{e(t)}</a>: {e(s)}</li>' for f, t, s in reports)
-    lst = ''.join(f'<li><a href="{e(l[0])}">{e(l[1])}</a> ({l[2]:,} customers): {e(l[3])}</li>' for l in lists)
+    lst = ''.join(f'<li><a href="{e(f)}">{e(t)}</a> ({n:,} customers): {e(w)}</li>' for f, t, n, w, _, _ in lists)
     tiles = table = ''
     if figures:
         f = figures
@@ -229,7 +229,7 @@ def index_html(reports: list, # (file, title, one-line summary) of each report
             (money(f['net_revenue']), 'net sales, net of cancellations'), (f"{f['customers']:,}", 'customers'),
             (f"{f['active_customers']:,}", f"active customers (bought in the last {f.get('active_days', 90)} days)"),
             (money(f['clv_total']), 'predicted value of all customers, next 12 months'), (money(f['revenue_at_risk']), 'value at risk, next 90 days')]) + '</div>'
-    if lists and len(lists[0]) > 4:      # (file, title, customers, why, predicted value, value at risk) of the customers listed
+    if lists:
         table = ('<table class="lists"><thead><tr><th>list</th><th class="n">customers listed</th><th class="n">their predicted value, next 12 months</th>'
                  '<th class="n">their value at risk, next 90 days</th></tr></thead><tbody>'
                  + ''.join(f'<tr><td><a href="{e(l[0])}">{e(l[1])}</a></td><td class="n">{l[2]:,}</td><td class="n">{money(l[4])}</td><td class="n">{money(l[5])}</td></tr>' for l in lists)
