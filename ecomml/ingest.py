@@ -71,11 +71,22 @@ def to_transactions(raw: pd.DataFrame) -> pd.DataFrame:
     return tx
 
 # %% ../nbs/01_ingest.ipynb
+def _in_sorted(u: np.ndarray, x: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
+    "`np.isin(x, u)` for sorted unique `u`, by binary search a million values at a time (no sort or hash table of `x`)."
+    out = np.zeros(len(x), bool)
+    if len(u) == 0: return out
+    for i in range(0, len(x), chunk):
+        v = x[i:i + chunk]; out[i:i + chunk] = u[np.minimum(np.searchsorted(u, v), len(u) - 1)] == v
+    return out
+
 def duplicated(tx: pd.DataFrame, columns: list[str]) -> pd.Series:
     """`tx.duplicated(columns, keep='first')` in a fraction of its memory on a large table: a 64-bit hash of each line first, then
     the exact comparison on the lines whose hash repeats (every copy of a line shares its hash)."""
-    h = pd.util.hash_pandas_object(tx[columns], index=False).to_numpy()
-    maybe = np.flatnonzero(pd.Series(h).duplicated(keep=False).to_numpy()); del h
+    h = np.zeros(len(tx), np.uint64)
+    with np.errstate(over='ignore'):
+        for c in columns: h *= np.uint64(1_000_003); h ^= pd.util.hash_pandas_object(tx[c], index=False).to_numpy()     # a column at a time (no copy of the table)
+    s = np.sort(h); rep = np.unique(s[1:][s[1:] == s[:-1]]); del s     # the hashes seen twice, by sorting (no hash table of 10M lines)
+    maybe = np.flatnonzero(_in_sorted(rep, h)); del h
     out = np.zeros(len(tx), bool)
     out[maybe] = tx.iloc[maybe].duplicated(subset=columns, keep='first').to_numpy()
     return pd.Series(out, index=tx.index)
@@ -103,24 +114,26 @@ def match_cancellations(sales: pd.DataFrame, # sale lines (with `line_id`)
                        ) -> pd.DataFrame:
     "Pairs (cancel_line, sale_line, quantity): each cancellation, in time order, undoes the latest sales of the same customer and product at or before its time, same unit price first, up to what is left of them."
     if len(cancels) == 0 or len(sales) == 0: return pd.DataFrame([], columns=['cancel_line', 'sale_line', QUANTITY], dtype='int64')
-    def rows(d, ok):
-        "Positions of the rows in `ok`, by time, then line (arrays throughout: the API matches one customer's lines per request)."
-        i = np.flatnonzero(ok & d[CUSTOMER_ID].notna().to_numpy())     # a shop without product codes: a return nets a sale of the customer's
+    def by_time(d, i):
+        "The positions `i` by time, then line (arrays throughout: the API matches one customer's lines per request)."
         return i[np.lexsort((d[LINE_ID].to_numpy()[i], d[INVOICE_DATE].to_numpy()[i]))]
-    c, s = rows(cancels, cancels[QUANTITY].to_numpy() < 0), rows(sales, True)
-    C, S = (lambda k: cancels[k].to_numpy()[c]), (lambda k: sales[k].to_numpy()[s])
-    # one number per (customer, product)
+    c = by_time(cancels, np.flatnonzero((cancels[QUANTITY].to_numpy() < 0) & cancels[CUSTOMER_ID].notna().to_numpy()))
+    # one number per (customer, product), for the cancellations and for every sale line (a shop without product codes: a return
+    # nets a sale of the customer's)
     def number(k):
-        "The column's values in both tables as integers (a missing value one of them): categoricals' codes, else factorized."
+        "The column's values (cancellations `c`, every sale) as integers, 0 a missing value: categoricals' codes, else factorized."
         a, b = cancels[k], sales[k]
         if _is_cat(a) and _is_cat(b) and a.cat.categories.equals(b.cat.categories):
-            return np.concatenate([a.cat.codes.to_numpy()[c], b.cat.codes.to_numpy()[s]]).astype(np.int64) + 1
-        return pd.factorize(np.concatenate([a.to_numpy(object)[c], b.to_numpy(object)[s]]), use_na_sentinel=False)[0].astype(np.int64)
-    cu, st = number(CUSTOMER_ID), number(STOCK_CODE)
-    codes = cu * (int(st.max()) + 1 if len(st) else 1) + st                 # one integer per pair (only compared: no hash table of 10M pairs)
-    cc, sc = codes[:len(c)], codes[len(c):]
-    u = np.unique(cc); hit = u[np.minimum(np.searchsorted(u, sc), len(u) - 1)] == sc     # only sales of a product a customer took back can be undone
-    s, sc = s[hit], sc[hit]
+            return a.cat.codes.to_numpy()[c].astype(np.int64) + 1, b.cat.codes.to_numpy().astype(np.int64) + 1
+        f = pd.factorize(np.concatenate([a.to_numpy(object)[c], b.to_numpy(object)]), use_na_sentinel=True)[0].astype(np.int64) + 1
+        return f[:len(c)], f[len(c):]
+    (cu_c, cu_s), (st_c, st_s) = number(CUSTOMER_ID), number(STOCK_CODE)
+    k = int(max(st_c.max(initial=0), st_s.max(initial=0))) + 1
+    cc = cu_c * k + st_c; sc = cu_s; sc *= k; sc += st_s; del cu_s, st_s    # one integer per pair (only compared: no hash table of 10M pairs)
+    hit = _in_sorted(np.unique(cc), sc)     # only sales of a product a customer took back can be undone (a sale without a customer is below k: none)
+    s = by_time(sales, np.flatnonzero(hit)); sc = sc[s]; del hit
+    S = lambda k: sales[k].to_numpy()[s]
+    C = lambda k: cancels[k].to_numpy()[c]
     so = np.argsort(sc, kind='stable'); sc = sc[so]                         # sales by product of a customer, then time
     when, ids = S(INVOICE_DATE)[so], S(LINE_ID)[so].tolist()
     left, price = S(QUANTITY)[so].astype(np.int64).tolist(), S(UNIT_PRICE)[so].tolist()
@@ -173,6 +186,14 @@ def _positions(ids: np.ndarray):
         return np.where(len(ids) and (ids[i] == x), i, -1) if len(ids) else np.full(len(x), -1)
     return find
 
+def _sale_lines(tx: pd.DataFrame, rows: np.ndarray | None, consume: bool) -> pd.DataFrame:
+    "`tx.take(rows)` (`rows` None: a shallow copy of `tx`); `consume`: built column by column, each of `tx`'s columns dropped once taken."
+    if not consume: return tx.copy(deep=False) if rows is None else tx.take(rows)
+    index, out = tx.index if rows is None else tx.index[rows], {}
+    for c in list(tx.columns):
+        a = tx.pop(c).array; out[c] = a if rows is None else a.take(rows)
+    return pd.DataFrame(out, index=index, copy=False)
+
 def _stack(parts: list[pd.DataFrame], by: list[str]) -> pd.DataFrame:
     """The tables one under another, sorted by `by` (stable: `pd.concat(parts).sort_values(by, kind='stable')`), built column by
     column, each part's column let go as soon as it is used (one table's worth of memory, not three); categoricals (a large own
@@ -183,7 +204,7 @@ def _stack(parts: list[pd.DataFrame], by: list[str]) -> pd.DataFrame:
         s = parts[0][c] if len(parts) == 1 else pd.concat([p[c] for p in parts], ignore_index=True)
         for p in parts: del p[c]
         a = s.array.take(order); del s
-        out[c] = a.astype('string') if isinstance(a.dtype, pd.CategoricalDtype) else a
+        out[c] = pd.array(a.categories.to_numpy(object), dtype='string').take(a.codes, allow_fill=True) if isinstance(a.dtype, pd.CategoricalDtype) else a    # `a.astype('string')` without its checked copy
     return pd.DataFrame(out, copy=False)     # not consolidated: no copy of the columns into blocks
 
 def _milli(tx) -> np.ndarray:
@@ -253,6 +274,7 @@ def clean(tx: pd.DataFrame, # transactions from `to_transactions`
           dedupe: bool = True, # identical lines are one line entered twice (`cleaning_rules`)
           zero_price_sales: bool = False, # a line priced 0 is a sale (`cleaning_rules`)
           name: str = 'the raw log', # named in errors
+          consume: bool = False, # let go of `tx`'s columns once the sale lines are taken (`tx` is left empty): a large file is held once, not twice
          ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Sale lines with the netting lines of matched cancellations and manual credits (`kind` sale / cancellation) and the
     credits that reduce revenue on their date (`kind` credit); the returns table, the rule table and the reconciliation
@@ -282,7 +304,9 @@ def clean(tx: pd.DataFrame, # transactions from `to_transactions`
         alive &= ~drop
         if not alive.any():
             raise RawDataError(f"{name}: no sale lines left after rule '{rule}' ({n_in:,} line{'s' if n_in != 1 else ''} in, all removed): nothing to analyse")
-    tx, milli = (tx.copy(deep=False), milli) if alive.all() else (tx.take(np.flatnonzero(alive)), milli[alive])     # the sale lines
+    keep = None if alive.all() else np.flatnonzero(alive)
+    tx, milli = _sale_lines(tx, keep, consume), milli if keep is None else milli[keep]
+    release_memory()
     code = cancels[STOCK_CODE]
     nonprod = rules['non_product'](cancels).to_numpy(bool)
     manual = nonprod & code.isin(list(manual_codes)).fillna(False).to_numpy(bool)
@@ -342,8 +366,9 @@ def clean(tx: pd.DataFrame, # transactions from `to_transactions`
              ('discounts: they reduce revenue on their date', *of('discount')),
              ('postage, fee and other non-product credits: out of sales, as postage is', *of('non_product')),
              ('= cancellation lines (C invoices)', len(returns), int(cm.sum()))]
-    columns = list(sales.columns); del sales, tx
+    columns = list(sales.columns); del sales, tx, milli, left, at_line, keep, alive, drop     # a line's worth each: gone before the output is built
     tx = _stack(parts, [INVOICE_DATE, LINE_ID]); del parts
+    release_memory()
     for c in [c for c in returns if _is_cat(returns[c])]: returns[c] = returns[c].astype('string')
     for t in (tx, returns): t[CUSTOMER_ID] = t[CUSTOMER_ID].astype('int64' if pd.api.types.is_numeric_dtype(t[CUSTOMER_ID]) else 'string')
     rec = pd.concat([pd.DataFrame(steps, columns=['step', 'lines', 'milli']).assign(table='sales'),
