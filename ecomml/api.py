@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .core import *
 from .registry import ARTIFACTS, RegistryError, load_model, read_recorded
-from .scoring import SCORE_FILES, HistoryError, Scorer, _id, clean_history, customer_records
+from .scoring import SCORE_FILES, HistoryError, Scorer, _id, clean_history, customer_records, monthly_spend
 
 # %% ../nbs/08a_api.ipynb
 # what the service decodes of each model (every file is checked against dvc.lock all the same): the recommenders' arrays
@@ -46,6 +46,9 @@ class Service:
         bt = pq('data/scores/bought_together.parquet')
         self.as_of = pd.Timestamp(clv.score_date.max())
         store_now = store[store[CUTOFF] == store[CUTOFF].max()]; del store
+        from ecomml.ingest import net_sales
+        tx = pq('data/interim/transactions.parquet', columns=[CUSTOMER_ID, INVOICE_DATE, QUANTITY, UNIT_PRICE, REVENUE, LINE_ID, 'kind', 'cancels'])
+        monthly = monthly_spend(net_sales(tx, self.as_of), self.as_of); del tx      # each customer's last 12 months, for the 360's sparkline
         self.versions = {n: m.info['version'] or 'working tree' for n, m in self.models.items()}
         self.commits = {n: m.info['rev'] for n, m in self.models.items()}
         notes = []
@@ -56,7 +59,7 @@ class Service:
         recs = recs.sort_values([CUSTOMER_ID, 'list', 'rank'])
         self.max_k = int(recs['rank'].max()) if len(recs) else 10       # a shop without products has no lists: every list is empty
         self.customer_json = {cid: json.dumps(r, allow_nan=False, ensure_ascii=False).encode()
-                              for cid, r in customer_records(clv, churn, seg, store_now, recs, self.versions, notes, k).items()}
+                              for cid, r in customer_records(clv, churn, seg, store_now, recs, self.versions, notes, k, monthly).items()}
         self.recs = RecLists(recs)
         self.pairs, bt = {}, bt.sort_values(['product', 'rank'])
         col = lambda c: bt[c].to_numpy(object).tolist()      # one pass over Python values, not a groupby of ~1,760 small frames (0.26 s -> 0.015 s)
@@ -252,6 +255,15 @@ def create_app(service: Service) -> 'FastAPI':
                          + ([f"no seasonal factor: last year's factors belong to the windows after the score date {service.as_of:%Y-%m-%d}, not after as_of"]
                             if service.scorer.clv.get('seasonal') and as_of != service.scorer.score_date else [])
                          + (["clv low/high are null: an interval is computed for the batch scores only"])}
+
+    # the pipeline's pages, under /reports/ (the dashboard's customer card then reads GET /customers/{id}); / opens the index
+    from fastapi.responses import RedirectResponse
+    from fastapi.staticfiles import StaticFiles
+    @app.get('/', include_in_schema=False)
+    async def home(): return RedirectResponse('/reports/index.html')
+    @app.get('/favicon.ico', include_in_schema=False)
+    async def favicon(): return Response(status_code=204)        # no icon: a browser asks for one, and a 404 would be logged on every page
+    app.mount('/reports', StaticFiles(directory=service.root/REPORTS, html=True, check_dir=False), name='reports')
 
     @app.get('/health', summary='Liveness')
     async def health():

@@ -12,8 +12,9 @@ from .segments import SEGMENTS, ACTIONS
 from .value import MEASURES, versus     # the one beats / ties / loses rule, the monitor's too
 
 # %% auto 0
-__all__ = ['BANDS', 'VERDICT_WORDS', 'PLAIN', 'customer_table', 'kpis', 'codes', 'cube', 'monthly_facts', 'migration_pairs',
-           'next_step', 'dashboard_data', 'model_health', 'plain_health', 'index_html']
+__all__ = ['PERIODS', 'CARD_TOP', 'CARD_RECS', 'BANDS', 'VERDICT_WORDS', 'PLAIN', 'customer_table', 'kpis', 'codes', 'cube',
+           'monthly_facts', 'migration_pairs', 'period_facts', 'card_data', 'next_step', 'dashboard_data',
+           'model_health', 'plain_health', 'index_html']
 
 # %% ../nbs/07_dashboard.ipynb
 def customer_table(store: pd.DataFrame, # feature store (its last cutoff is the score date)
@@ -85,6 +86,66 @@ def migration_pairs(segments: pd.DataFrame, # the segments stage's scores: segme
                          'now': segments.segment.astype(str).to_numpy()})
 
 # %% ../nbs/07_dashboard.ipynb
+PERIODS = [('last 30 days', 30), ('last 90 days', 90), ('last 12 months', 365), ('the whole span', None)]
+
+def period_facts(sales: pd.DataFrame, # net sales before `end`
+                 cust: pd.DataFrame, # customer_table with codes `s` (segment) and `c` (country)
+                 end: pd.Timestamp, # the score date: every period ends just before it
+                ) -> tuple[list, list]:
+    """The dashboard's periods (`PERIODS`): each with its dates and the previous period of the same length where the data reach
+    back that far; and rows [period, 0 this / 1 previous, segment, country, net sales, orders, customers buying, new customers]
+    (new: the first purchase falls in the period). A customer has one segment and country, so every column adds up across them."""
+    start = sales[INVOICE_DATE].min().normalize()
+    sc = sales.merge(cust[[CUSTOMER_ID, 's', 'c']], on=CUSTOMER_ID)
+    first = sc.groupby(CUSTOMER_ID)[INVOICE_DATE].transform('min')
+    day = lambda t: f'{t:%d %b %Y}'
+    meta, rows = [], []
+    for w, (name, days) in enumerate(PERIODS):
+        lo = start if days is None else end - pd.Timedelta(days=days)
+        spans = [(lo, end)] + ([(lo - pd.Timedelta(days=days), lo)] if days and lo - pd.Timedelta(days=days) >= start else [])
+        meta.append(dict(name=name, days=days, start=day(max(lo, start)), last=day(end - pd.Timedelta(days=1)), months=[f'{max(lo, start):%Y-%m}', f'{end - pd.Timedelta(days=1):%Y-%m}'],
+                         prev=None if len(spans) < 2 else [day(spans[1][0]), day(spans[1][1] - pd.Timedelta(days=1))]))
+        for p, (a, b) in enumerate(spans):
+            inside = ((sc[INVOICE_DATE] >= a) & (sc[INVOICE_DATE] < b)).to_numpy()
+            d = sc[inside].assign(new=(first[inside] >= a).to_numpy())
+            g = d.groupby(['s', 'c']).agg(revenue=(REVENUE, 'sum'), orders=(INVOICE_NO, 'nunique'), buyers=(CUSTOMER_ID, 'nunique'))
+            g['new'] = d[d.new].groupby(['s', 'c'])[CUSTOMER_ID].nunique()
+            rows += [[w, p, int(s), int(c), round(float(r.revenue), 2), int(r.orders), int(r.buyers), int(0 if pd.isna(r.new) else r.new)]
+                     for (s, c), r in g.iterrows()]
+    return meta, rows
+
+# %% ../nbs/07_dashboard.ipynb
+CARD_TOP = 1000     # opened as a file, the dashboard's customer card covers the customers on the lists and these many of highest predicted value
+CARD_RECS = 3       # the card shows a customer's first three products of each list (the API's 360 has five)
+
+def card_data(cust: pd.DataFrame, # customer_table
+              made: dict, # `ecomml.lists.campaign_lists`
+              scores: dict, # the stages' scores: clv, churn, segments, recommendations
+              store: pd.DataFrame, # the feature store (its last cutoff: the score date)
+              sales: pd.DataFrame, # net sales before the score date
+              at: pd.Timestamp, # the score date
+              top: int = CARD_TOP) -> dict:
+    """The customer 360s the page carries for its customer card, as the API's GET /customers/{id} builds them (without the model
+    versions and notes): the customers on the lists and the `top` of highest predicted value; JSON, gzip-compressed (no time
+    stamp: the same bytes on every run) and in base64, `n` customers."""
+    import base64, gzip, json
+    from ecomml.scoring import customer_records, monthly_spend
+    on_lists = pd.concat([info['rows']['customer'].astype(str) for info in made.values()]) if made else pd.Series([], dtype=str)
+    ids = cust[CUSTOMER_ID][cust[CUSTOMER_ID].astype(str).isin(set(on_lists)) | cust[CUSTOMER_ID].isin(cust.nlargest(top, 'clv')[CUSTOMER_ID])]
+    clv = scores['clv'][scores['clv'][CUSTOMER_ID].isin(ids)]
+    recs = scores['recommendations'][scores['recommendations'][CUSTOMER_ID].isin(ids)]
+    recs = recs if len(recs) else pd.DataFrame(columns=[CUSTOMER_ID, 'list', 'rank', 'product', 'description', 'reason'])
+    mon = monthly_spend(sales[sales[CUSTOMER_ID].isin(ids)], at)
+    rec = customer_records(clv, scores['churn'], scores['segments'], store[store[CUTOFF] == store[CUTOFF].max()], recs, {}, (), 5, mon)
+    def shown(r):       # what the card shows: the page stays small (the API's record has more: expected purchases, P(alive), RFM, cluster)
+        h = r['history'] and {**r['history'], 'monthly_spend': {'spend': r['history']['monthly_spend']['spend']}}      # the months once, below
+        return {'customer_id': r['customer_id'], 'as_of': r['as_of'], 'history': h, 'churn': r['churn'], 'segment': r['segment'] and {'segment': r['segment']['segment']},
+                'clv': {f: r['clv'][f] for f in ('months', 'value', 'low', 'high', 'next_order_date')},
+                'recommendations': {k: [{f: x[f] for f in ('description', 'reason')} if x['description'] else x for x in v[:CARD_RECS]] for k, v in r['recommendations'].items()}}
+    text = json.dumps({'months': mon[0], 'cards': {str(k): shown(r) for k, r in rec.items()}}, separators=(',', ':'), ensure_ascii=False, allow_nan=False, sort_keys=True).encode()
+    return {'n': len(rec), 'top': top, 'gz': base64.b64encode(gzip.compress(text, compresslevel=9, mtime=0)).decode('ascii')}
+
+# %% ../nbs/07_dashboard.ipynb
 def next_step(made: dict, # from `ecomml.lists.campaign_lists`
              ) -> str:
     "Which list to work first, and why, from what the lists hold: the one with the most value at risk among its campaign rows."
@@ -112,6 +173,7 @@ def dashboard_data(cust: pd.DataFrame, # customer_table
     base = c.groupby(['s', 'c']).agg(customers=(CUSTOMER_ID, 'size'), active=('act', 'sum'), repeaters=('rep', 'sum'), clv=('clv', 'sum'), var=('value_at_risk', 'sum'))
     kpi = base.join(orders, how='left').fillna(0).reset_index()
     f = monthly_facts(sales, c)
+    periods, period_rows = period_facts(sales, c, cust.attrs.get('score_date', sales[INVOICE_DATE].max().normalize() + pd.Timedelta(days=1)))
     edges = [0.0, *np.logspace(0, np.log10(max(float(c.clv.max()), 10.0)) + 1e-9, 80).tolist()]
     c['bin'] = np.clip(np.searchsorted(edges, c.clv.clip(lower=0), side='right') - 1, 0, len(edges) - 2)
     mig = migration_pairs(segments).merge(c[[CUSTOMER_ID, 's', 'c']], on=CUSTOMER_ID)
@@ -124,7 +186,8 @@ def dashboard_data(cust: pd.DataFrame, # customer_table
     pairs = pairs.sort_values(['baskets_together', 'lift'], ascending=False).head(top_pairs)
     return {
         'segments': SEGMENTS, 'countries': [country_name(c) for c in k['country']], 'bands': BANDS, 'migration_from': before,
-        'months': f.attrs['months'], 'clv_edges': [round(e, 2) for e in edges], 'clv_months': cust.attrs.get('clv_months', 12),
+        'months': f.attrs['months'], 'month_starts': [str(p) for p in pd.period_range(sales[INVOICE_DATE].min(), sales[INVOICE_DATE].max(), freq='M')],
+        'periods': periods, 'period_cube': period_rows, 'clv_edges': [round(e, 2) for e in edges], 'clv_months': cust.attrs.get('clv_months', 12),
         'kpi': [[int(r.s), int(r.c), round(r.revenue, 2), int(r.orders), int(r.customers), int(r.active), int(r.repeaters), round(r.clv, 2), round(r.var, 2)] for r in kpi.itertuples()],
         'trend': cube(f, ['mi', 's', 'c'], {'revenue': (REVENUE, 'sum'), 'new': ('new', 'sum'), 'all': ('new', 'size')}),
         'cohort': cube(f, ['ci', 'k', 's', 'c'], {'n': (CUSTOMER_ID, 'size')}, 0),

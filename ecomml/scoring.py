@@ -15,11 +15,12 @@ from .core import *
 from .registry import RegistryError
 
 # %% auto 0
-__all__ = ['SCORE_FILES', 'RAW_COLUMNS', 'LINE_FIELDS', 'TX_SCHEMA', 'RETURNS_SCHEMA', 'customer_records', 'HistoryError',
-           'clean_history', 'Scorer']
+__all__ = ['SCORE_FILES', 'RAW_COLUMNS', 'LINE_FIELDS', 'TX_SCHEMA', 'RETURNS_SCHEMA', 'monthly_spend', 'customer_records',
+           'HistoryError', 'clean_history', 'Scorer']
 
 # %% ../nbs/08_scoring.ipynb
-SCORE_FILES = {'clv': ['data/scores/clv.parquet'], 'churn': ['data/scores/churn.parquet', 'data/features/customers.parquet', 'data/features/settings.json'],
+SCORE_FILES = {'clv': ['data/scores/clv.parquet'], 'churn': ['data/scores/churn.parquet', 'data/features/customers.parquet', 'data/features/settings.json',
+                                                            'data/interim/transactions.parquet'],     # the lines the features were built from: the 360's monthly history
                'segments': ['data/scores/segments.parquet'], 'recs': ['data/scores/recommendations.parquet', 'data/scores/bought_together.parquet']}
 
 # %% ../nbs/08_scoring.ipynb
@@ -31,11 +32,24 @@ def _id(x):
     "A customer id for JSON and lookups: an int for numeric ids, the text itself for text ids (emails, UUIDs)."
     return str(x) if isinstance(x, str) else int(x)
 
+def monthly_spend(sales: pd.DataFrame, # net sales lines (`ecomml.ingest.net_sales`) before the score date
+                  at: pd.Timestamp, # the score date
+                  months: int = 12,
+                 ) -> tuple[list, dict]:
+    """The last `months` calendar months before `at` ('YYYY-MM', the month holding the day before `at` last, partial or not) and
+    each customer's net sales in each of them, in that order (customers without sales in them are left out)."""
+    last = (pd.Timestamp(at) - pd.Timedelta(days=1)).to_period('M')
+    labels = pd.period_range(last - (months - 1), last, freq='M')
+    s = sales[(sales[INVOICE_DATE] >= labels[0].start_time) & (sales[INVOICE_DATE] < pd.Timestamp(at))]
+    g = s.groupby([s[CUSTOMER_ID], s[INVOICE_DATE].dt.to_period('M')])[REVENUE].sum().unstack(fill_value=0.0).reindex(columns=labels, fill_value=0.0)
+    return [str(p) for p in labels], {_id(c): [round(float(v), 2) for v in row] for c, row in zip(g.index, g.to_numpy())}
+
 def customer_records(clv: pd.DataFrame, churn: pd.DataFrame, segments: pd.DataFrame, store_now: pd.DataFrame,
                      recs: pd.DataFrame, # scores of each stage; the feature store at the score date
                      versions: dict, # {model: version label}, shown in each record
                      notes: list = (), # what the consumer must know (e.g. why P(alive) is null)
                      k: int = 5, # recommendations per list in the 360
+                     monthly: tuple | None = None, # `monthly_spend`: (month labels, {customer: spend per month}) for the history's sparkline
                     ) -> dict:
     "{customer_id: the customer 360 as a dict}, for every customer the models scored."
     clv_col = next(c for c in clv.columns if re.fullmatch(r'clv_\d+m', c))
@@ -63,7 +77,8 @@ def customer_records(clv: pd.DataFrame, churn: pd.DataFrame, segments: pd.DataFr
             'segment': {'segment': r['segment'], 'rfm': r['rfm'], 'cluster': int(r['cluster']), 'cluster_name': r['cluster_name']} if has('segment') else None,
             'history': {'orders': int(r['n_orders']), 'last_purchase': f"{date - pd.Timedelta(days=float(r['recency_days'])):%Y-%m-%d %H:%M}",
                         'first_purchase': f"{date - pd.Timedelta(days=float(r['tenure_days'])):%Y-%m-%d %H:%M}", 'total_spend': _num(r['revenue_total']),
-                        'country': r[COUNTRY]} if has('n_orders') else None,
+                        'country': r[COUNTRY], **({'monthly_spend': {'months': monthly[0], 'spend': monthly[1].get(cid, [0.0] * len(monthly[0]))}} if monthly else {})}
+                       if has('n_orders') else None,
             'recommendations': lists.get(cid, {'repeat': [], 'explore': []}),
             'model_versions': versions, 'notes': list(notes)}
     return out

@@ -86,14 +86,35 @@ def _header(f: Path, delim: str, encoding: str | None) -> list[str]:
     return [c.strip() for c in next(csv.reader(io.StringIO(line), delimiter=delim), [])]
 
 # %% ../nbs/00f_sources.ipynb
+def _ragged_row(files: list[Path], opt: dict) -> tuple | None:
+    "(file, line number, header) of the first row whose number of fields differs from its header's, read as CSV (the stated delimiter, else sniffed); None if every row fits."
+    for f in files:
+        with open(f, encoding=opt.get('encoding') or 'utf-8', errors='replace', newline='') as fh:
+            delim = opt.get('delimiter')
+            if not delim or delim == 'whitespace':
+                try: delim = csv.Sniffer().sniff(fh.readline(), delimiters=',;\t|').delimiter
+                except csv.Error: delim = ','
+                fh.seek(0)
+            r = csv.reader(fh, delimiter=delim)
+            head = next(r, [])
+            for row in r:
+                if row and len(row) != len(head): return f, r.line_num, head
+    return None
+
+def _no_ragged_rows(kind: str, files: list[Path], opt: dict):
+    "An error naming the first row of a delimited text file whose number of fields differs from its header's (`_ragged_row`), if there is one."
+    if kind != 'csv' or opt.get('delimiter') == 'whitespace' or not (bad := _ragged_row(files, opt)): return
+    f, line, head = bad
+    raise RawDataError(f"{f}: row {line} does not have the {len(head)} fields of the header ({head}): rule 'one value per column'")
+
 def _same_columns(f, cols, first, names):
     dup = sorted({c for c in cols if cols.count(c) > 1})
     if dup: raise RawDataError(f"{f}: duplicate column name(s) {dup} in the header: each column must have its own name")
     if names is not None and cols != names: raise RawDataError(f"{f}: its columns {cols} differ from those of {first} ({names}): the files of one source share their columns")
 
 # %% ../nbs/00f_sources.ipynb
-def _text_base(con, files: list[Path], opt: dict) -> tuple[str, list[str], int]:
-    "SQL of the files' rows in file order, text columns and `_file`; the column names; the row number of the first data row."
+def _text_base(con, files: list[Path], opt: dict) -> tuple[str, list[str], int, str]:
+    "SQL of the files' rows in file order, text columns and `_file`; the column names; the row number of the first data row; the delimiter ('whitespace' or the one stated or sniffed)."
     enc = opt.get('encoding')
     enc_arg = f", encoding={_lit(enc)}" if enc else ''
     flist = '[' + ', '.join(_lit(f) for f in files) + ']'
@@ -111,7 +132,7 @@ def _text_base(con, files: list[Path], opt: dict) -> tuple[str, list[str], int]:
         sql = (f"SELECT {sel}, len(_p) AS _fields, filename AS _file FROM (SELECT string_split_regex(trim(line), '\\s+') AS _p, filename "
                f"FROM read_csv({flist}, columns={{'line': 'VARCHAR'}}, delim='\\x1f', header=false, quote='', escape='', "
                f"skip={1 if header else 0}, filename=true{enc_arg}))")
-        return sql, names, 2 if header else 1
+        return sql, names, 2 if header else 1, 'whitespace'
     names, args = None, ["all_varchar=true", "header=true", "filename=true"] + ([f"encoding={_lit(enc)}"] if enc else [])
     delim = opt.get('delimiter')
     for f in files:
@@ -122,7 +143,39 @@ def _text_base(con, files: list[Path], opt: dict) -> tuple[str, list[str], int]:
     rel = f"read_csv({flist}, {', '.join(args)}, delim={_lit(delim)})"
     got = [c for c in con.sql(f"SELECT * FROM {rel} LIMIT 0").columns if c != 'filename']
     sel = ', '.join(f"{_q(g)} AS {_q(n)}" for g, n in zip(got, names))
-    return f"SELECT {sel}, filename AS _file FROM {rel}", names, 2
+    return f"SELECT {sel}, filename AS _file FROM {rel}", names, 2, delim
+
+# %% ../nbs/00f_sources.ipynb
+def _spark_base(con, files: list[Path], opt: dict, names: list[str], delim: str, tmp: Path) -> str:
+    """SQL of delimited text files' rows as Spark parsed them (`features.engine: pyspark`): Spark reads the files (quoted fields,
+    fields across lines, the stated encoding) and writes their rows as text to Parquet in `tmp`; the typing rules and their errors
+    then run on those rows as on DuckDB's own reading. A row with more or fewer fields than the header, and (without a stated
+    encoding) text that is not UTF-8, are found by Spark and named by file and row."""
+    from functools import reduce
+    from pyspark.sql import functions as S, types as T
+    from ecomml.features import connect
+    import codecs
+    spark = connect('pyspark')._session
+    spark.conf.set('spark.sql.legacy.javaCharsets', 'true')     # every charset Java knows (Spark 4 alone takes seven): cp1252, the Windows exports' encoding
+    enc = codecs.lookup(opt['encoding']).name if opt.get('encoding') else 'utf-8'      # Python's name ('latin-1' -> 'iso8859-1'), which Java knows as an alias
+    enc = {'utf-16-le': 'utf-16le', 'utf-16-be': 'utf-16be', 'utf-32-le': 'utf-32le', 'utf-32-be': 'utf-32be'}.get(enc, enc)
+    cols = [f'c{i}' for i in range(len(names))]         # Parquet's column names (Spark refuses spaces in them): the header's come back below
+    schema = T.StructType([T.StructField(c, T.StringType()) for c in cols + ['_corrupt']])
+    parts = [spark.read.csv(str(f), schema=schema, header=True, sep=delim, encoding=enc, quote='"', escape='"',
+                            multiLine=True, mode='PERMISSIVE', columnNameOfCorruptRecord='_corrupt')
+                  .withColumn('_fno', S.lit(i)).withColumn('_order', S.monotonically_increasing_id()) for i, f in enumerate(files)]   # rows in file order
+    d = reduce(lambda a, b: a.unionByName(b), parts)
+    d = d.withColumn('_bad_text', S.lit(False) if opt.get('encoding') else S.concat_ws('', *cols).contains('\ufffd'))   # Spark writes a byte that is not UTF-8 as U+FFFD
+    d.write.parquet(str(tmp/'rows'), mode='overwrite')
+    rows = _lit(str(tmp/'rows'/'*.parquet'))
+    bad = con.sql(f"""WITH t AS (SELECT _fno, _order, _bad_text FROM read_parquet({rows})),
+                      b AS (SELECT _fno, min(_order) AS o FROM t WHERE _bad_text GROUP BY _fno ORDER BY _fno LIMIT 1)
+                      SELECT b._fno, count(*) FROM t JOIN b ON t._fno = b._fno AND t._order <= b.o GROUP BY b._fno""").fetchone()
+    if bad: raise RawDataError(f"{files[bad[0]]}: not UTF-8 text (line {bad[1] + 1}): state the file's encoding in ingest.encoding (e.g. latin-1 or utf-16)")
+    name = ' '.join(f"WHEN {i} THEN {_lit(str(f))}" for i, f in enumerate(files))
+    sel = ', '.join(f"{c} AS {_q(n)}" for c, n in zip(cols, names))
+    return (f"SELECT {sel}, CASE WHEN _corrupt IS NULL THEN {len(names)} ELSE -1 END AS _fields, CASE _fno {name} END AS _file "   # _fields: as the whitespace reader counts them
+            f"FROM read_parquet({rows}) ORDER BY _fno, _order")
 
 # %% ../nbs/00f_sources.ipynb
 def _excel_frame(files: list[Path], sheet: str | None) -> tuple[pd.DataFrame, list[str]]:
@@ -214,9 +267,15 @@ def _sql_base(con, ingest: dict, env: dict | None = None) -> tuple[str, list[str
 def read_orders(ingest: dict, # the ingest params: source (file or sql), path or table/query, preset, columns, date_format, currency, delimiter, encoding, sheet
                 root: Path | None = None, # the project root (relative paths start here)
                 env: dict | None = None, # the environment ($ECOMML_DB_URL for sql; default: os.environ)
+                engine: str = 'duckdb', # features.engine: pyspark has Spark parse delimited text files (Parquet, workbooks, tables and whitespace-separated logs: DuckDB)
                ) -> tuple[pd.DataFrame, dict]:
     """The lines of a shop's own files as a typed raw table with the Online Retail column names (`ecomml.raw.parse_types`'s
-    shape) and what was read: files, mapping, rows; an error naming the file, column, row and rule at the first bad value."""
+    shape) and what was read: files, mapping, rows, reader; an error naming the file, column, row and rule at the first bad value."""
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix='ecomml-read-') as tmp:     # Spark's parsed rows, gone once they are in memory
+        return _read_orders(ingest, root, env, engine, Path(tmp))
+
+def _read_orders(ingest, root, env, engine, tmp):
     import duckdb
     preset = PRESETS[ingest['preset']] if ingest.get('preset') else {}
     opt = {k: ingest.get(k) if ingest.get(k) is not None else preset.get(k) for k in ('delimiter', 'encoding', 'date_format', 'currency', 'sheet', 'return_marker')}
@@ -229,11 +288,14 @@ def read_orders(ingest: dict, # the ingest params: source (file or sql), path or
     kinds = {file_type(f) for f in files} if files else {'sql'}
     if len(kinds) > 1: raise RawDataError(f"ingest.path {ingest['path']!r}: mixes file types ({', '.join(sorted(kinds))}); one source is one type")
     kind = kinds.pop()
-    con = duckdb.connect()
+    con, reader = duckdb.connect(), 'duckdb'
     if sql: base, names, where, db = _sql_base(con, ingest, env); first_row = 1
     try:
         if kind == 'sql': pass
-        elif kind == 'csv': base, names, first_row = _text_base(con, files, opt)
+        elif kind == 'csv':
+            base, names, first_row, delim = _text_base(con, files, opt)
+            if engine == 'pyspark' and delim != 'whitespace': base, reader = _spark_base(con, files, opt, names, delim, tmp), 'spark'
+
         elif kind == 'parquet':
             flist = '[' + ', '.join(_lit(f) for f in files) + ']'
             names = None
@@ -248,19 +310,23 @@ def read_orders(ingest: dict, # the ingest params: source (file or sql), path or
         n = con.sql("SELECT count(*) FROM src").fetchone()[0]
     except duckdb.Error as e:
         msg = str(e)
-        if 'unicode' in msg.lower() or 'utf-8' in msg.lower():
+        if 'invalid unicode' not in msg.lower(): _no_ragged_rows(kind, files, opt)      # DuckDB's sniffer gives up on a row of another width
+        if 'invalid unicode' in msg.lower() or 'not utf-8' in msg.lower():
             line = re.search(r'Line: (\d+)', msg)
             raise RawDataError(f"{files[0] if len(files) == 1 else ingest['path']}: not UTF-8 text{' (line ' + line.group(1) + ')' if line else ''}: "
                                "state the file's encoding in ingest.encoding (e.g. latin-1 or utf-16)") from None
         if sql: raise RawDataError(f"{where}: cannot read it ({_redact(msg.splitlines()[0], env.get(DB_ENV, '') if env else os.environ.get(DB_ENV, ''))})") from None
         raise RawDataError(f"{ingest['path']}: cannot read it as {kind} ({msg.splitlines()[0]})") from None
     if not sql: where = files[0] if len(files) == 1 else f"ingest.path {ingest['path']!r}"
-    if n == 0: raise RawDataError(f"{where}: {'no rows' if sql else 'no data rows (only a header)'}")
+    if n == 0:
+        _no_ragged_rows(kind, files, opt)      # a row of another width can leave DuckDB with no rows, or one column: the row is named instead
+        raise RawDataError(f"{where}: {'no rows' if sql else 'no data rows (only a header)'}")
     # the mapping: every field named must be a column of the files
     unknown = sorted(set(mapping) - set(FIELDS))
     if unknown: raise RawDataError(f"ingest.columns: unknown field(s) {unknown}; the fields are {', '.join(FIELDS)}")
     missing = {k: v for k, v in mapping.items() if v not in names}
     if missing:
+        _no_ragged_rows(kind, files, opt)
         k, v = next(iter(missing.items()))
         raise RawDataError(f"{where}: no column {v!r} (ingest.columns.{k}{', preset ' + ingest['preset'] if ingest.get('preset') and k not in (ingest.get('columns') or {}) else ''}); "
                            f"the columns found are {names}")
@@ -363,7 +429,7 @@ def read_orders(ingest: dict, # the ingest params: source (file or sql), path or
                                 'UnitPrice': r.refunded.to_numpy(float), 'CustomerID': raw.CustomerID.to_numpy()[r.i.to_numpy()],
                                 'Country': raw.Country.to_numpy()[r.i.to_numpy()] if raw.Country.notna().any() else None})
     else: refunds = raw.iloc[:0]
-    info = dict(source='sql' if sql else 'file', preset=ingest.get('preset'), path=str(where if sql else ingest['path']), file_type=kind, database=db,
+    info = dict(source='sql' if sql else 'file', preset=ingest.get('preset'), path=str(where if sql else ingest['path']), file_type=kind, reader=reader, database=db,
                 files=[dict(file=str(f), sha256=file_sha256(f), bytes=f.stat().st_size) for f in files],
                 mapping=mapping, rows=int(n), cancelled_lines=int(cancelled.sum()), cancelled_orders=int(df.invoice_no[cancelled.to_numpy()].nunique()) if 'invoice_no' in df else int(cancelled.sum()),
                 refunds=len(refunds), refunded=round(float(refunds.UnitPrice.sum()), 2), currency=opt.get('currency') or (str(df.currency.dropna().iloc[0]) if 'currency' in df and df.currency.notna().any() else None),

@@ -336,3 +336,118 @@ def test_a_click_on_a_segment_or_a_country_filters_everything(root, browser):
     assert 0 < page.eval_on_selector('#p-kpi', 'e => Number(e.dataset.customers)') < total
     assert not errors and not blocked, (errors, blocked)
     page.context.close()
+
+
+def test_a_period_shows_its_figures_against_the_previous_one(root, browser):
+    """The period control: the last 90 days' net sales, customers buying and orders, each against the 90 days before, as computed
+    here from the transactions (net of cancellations, before the score date); the whole span shows the figures without a period."""
+    import pandas as pd
+    from ecomml.ingest import net_sales
+    page, errors, blocked = open_page(browser, root/'reports'/'dashboard.html')
+    page.wait_for_function('window.ecommlReady === true', timeout=10_000)
+    whole = tiles(page)
+    data = json.loads(page.eval_on_selector('#ecomml-data', 'e => e.textContent'))
+    assert [p['name'] for p in data['periods']] == ['last 30 days', 'last 90 days', 'last 12 months', 'the whole span']
+    assert page.eval_on_selector('#f-period', 'e => e.selectedOptions[0].text') == 'the whole span' and 'net sales' in whole
+    tx = pd.read_parquet(root/'data/interim/transactions.parquet')
+    end = pd.Timestamp(data['periods'][0]['last']) + pd.Timedelta(days=1)      # the score date: the day after the periods' last day
+    sales = net_sales(tx, end)
+    def facts(a, b):
+        d = sales[(sales.invoice_date >= a) & (sales.invoice_date < b)]
+        return dict(revenue=d.revenue.sum(), buyers=d.customer_id.nunique(), orders=d.invoice_no.nunique())
+    now, before = facts(end - pd.Timedelta(days=90), end), facts(end - pd.Timedelta(days=180), end - pd.Timedelta(days=90))
+    page.select_option('#f-period', label='last 90 days')
+    t = tiles(page)
+    assert abs(number(t['net sales']) - now['revenue']) <= 1 and number(t['customers buying']) == now['buyers'] and number(t['orders']) == now['orders'], (t, now)
+    deltas = page.eval_on_selector_all('#p-kpi .tile .d', 'ds => ds.map(d => d.innerText)')
+    start = end - pd.Timedelta(days=180)
+    if start >= sales.invoice_date.min().normalize():      # the 90 days before lie in the data: a change in per cent, up or down as computed here
+        want = now['revenue'] / before['revenue'] - 1
+        assert deltas[0].startswith('▲' if want >= 0 else '▼') and abs(number(deltas[0]) - abs(100 * want)) < 0.06, (deltas[0], want)
+        assert f"vs {start:%d %b %Y}" in deltas[0], deltas[0]
+    else: assert 'no earlier 90 days' in deltas[0], deltas[0]
+    # the monthly chart keeps the period's months; the whole span brings the first figures back
+    months = page.evaluate("document.getElementById('p-trend').data[0].x")
+    assert 2 <= len(months) <= 4 and months[-1] == data['months'][-1], months
+    p90 = data['periods'][1]
+    assert f"{p90['start']} – {p90['last']} (key figures and the monthly chart" in page.inner_text('#f-note'), page.inner_text('#f-note')
+    shot(page, root, 'dashboard-last-90-days')
+    page.select_option('#f-period', label='the whole span')
+    assert tiles(page) == whole and not errors and not blocked, errors
+    page.context.close()
+
+
+@pytest.fixture(scope='module')
+def served(root):
+    "`ecomml-serve` on the project, as a user starts it, on a free loopback port: it serves the API and the pages under /reports/."
+    import socket, subprocess, sys, time, urllib.request
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
+    p = subprocess.Popen([str(Path(sys.executable).parent/'ecomml-serve'), '--port', str(port)], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        for _ in range(900):
+            if p.poll() is not None: raise AssertionError(f'ecomml-serve exited: {p.stdout.read()}')
+            try:
+                with urllib.request.urlopen(url + '/health', timeout=1) as r:
+                    if r.status == 200: break
+            except OSError: time.sleep(0.1)
+        else: raise AssertionError('ecomml-serve did not answer within 90 s')
+        yield url
+    finally:
+        p.terminate(); p.wait(timeout=10)
+
+
+def card_shown(page, cid: str) -> dict:
+    "Look a customer up in the dashboard's search box; the card's figures as shown."
+    page.fill('#f-customer', cid); page.click('#f-find')
+    page.wait_for_function(f"document.getElementById('card').dataset.customer === {json.dumps(cid)}", timeout=10_000)
+    f = lambda k: page.inner_text(f'#card [data-f="{k}"]')
+    return dict(orders=number(f('orders')), spend=number(f('spend')), clv=number(f('clv')), next=f('next'), risk=f('risk') if page.query_selector('#card [data-f="risk"]') else None,
+                lists=f('lists'), reasons=page.eval_on_selector_all('#card [data-f="reasons"] li', 'ls => ls.map(l => l.innerText)'), text=page.inner_text('#card'))
+
+
+def test_the_customer_card_shows_what_the_api_answers(root, browser, served):
+    """The search box opens a customer's card. Served by ecomml-serve, it reads GET /customers/{id}; opened as a file, it carries
+    the customers on the lists and the top 1,000 by value. For three customers (on a list, the most valuable, one outside the
+    page's set where there is one) the card shows the API's orders, spend, value, next order, churn risk and reasons, and the lists
+    that name them; a customer the page does not carry, or an unknown id, gets a sentence, not a broken card."""
+    import urllib.request
+    import pandas as pd
+    lists = {k: pd.read_csv(root/'reports'/'lists'/f'{k}.csv', dtype=str) for k in ['win-back', 'nurture', 'cross-sell']}
+    on_list = next(str(l.customer.iloc[0]) for l in lists.values() if len(l))
+    api = lambda cid: json.loads(urllib.request.urlopen(f'{served}/customers/{cid}', timeout=10).read())
+    import re
+    clv = pd.read_parquet(root/'data/scores/clv.parquet')
+    col = next(c for c in clv.columns if re.fullmatch(r'clv_\d+m', c))
+    ranked = clv.sort_values(col, ascending=False, kind='stable').customer_id.astype(str).tolist()      # the most valuable first
+    on_lists = set().union(*[set(l.customer) for l in lists.values()])
+    outside = next((c for c in ranked[1000:] if c not in on_lists), None)       # not in the page's set (a shop of more than 1,000 customers)
+    sign = shape(root)['sign']
+    ctx = browser.new_context(viewport={'width': 1280, 'height': 900})
+    page = ctx.new_page(); errors = []
+    page.on('pageerror', lambda e: errors.append(str(e)))
+    page.goto(served + '/', wait_until='load')                 # / opens the index; its link opens the dashboard
+    page.click('a[href="dashboard.html"]'); page.wait_for_function('window.ecommlReady === true', timeout=15_000)
+    file_page, file_errors, blocked = open_page(browser, root/'reports'/'dashboard.html')
+    for cid in [on_list, ranked[0]] + ([outside] if outside else []):
+        want = api(cid)
+        for where, p in (('served', page), ('file', file_page)):
+            if where == 'file' and cid == outside:
+                p.fill('#f-customer', cid); p.click('#f-find'); p.wait_for_function("document.getElementById('card').innerText.includes('not in this page')", timeout=10_000)
+                assert 'served by ecomml-serve' in p.inner_text('#card') and p.eval_on_selector('#card', 'e => e.dataset.customer') == ''
+                continue
+            got = card_shown(p, cid)
+            h, v, c = want['history'], want['clv'], want['churn']
+            assert got['orders'] == h['orders'] and abs(got['spend'] - h['total_spend']) <= 1 and abs(got['clv'] - v['value']) <= 1, (where, cid, got, want)
+            assert (v['next_order_date'] is None) == ('No order expected' in got['next']), (where, got['next'], v['next_order_date'])
+            if v['next_order_date']: assert f"{pd.Timestamp(v['next_order_date']):%d %b %Y}" in got['next']
+            if c: assert number(got['risk']) == round(100 * c['probability']) and f"({c['risk_band']} risk)" in got['text'] and got['reasons'] == c['top_reasons'], (where, got, c)
+            named = [k for k, l in lists.items() if cid in set(l.customer)]
+            assert ('on no list' in got['lists']) == (not named), (where, cid, got['lists'], named)
+            assert f'Customer {cid}' in got['text'] and sign in got['text'] and (where == 'file' or 'from the API' in got['text'])
+    for p in (page, file_page):     # an unknown id: a sentence
+        p.fill('#f-customer', 'no-such-customer'); p.click('#f-find')
+        p.wait_for_function("['No customer', 'not in this page'].some(t => document.getElementById('card').innerText.includes(t))", timeout=10_000)
+    shot(page, root, 'dashboard-customer-card')
+    assert not errors and not file_errors and not blocked, (errors, file_errors, blocked)
+    ctx.close(); file_page.context.close()

@@ -112,6 +112,10 @@ BAD = [  # (id, file text, extra ingest params, message parts)
      ["column 'date' (ingest.columns.invoice_date) breaks rule 'at most 31 days between consecutive days with sales", "first in row 4 (value '2042-01-04')"]),
     ('no-amount-mapped', 'cust,date,amount\n1,2024-01-03,5\n', {'columns': {'customer_id': 'cust', 'invoice_date': 'date'}},
      ['ingest.columns: map revenue or unit_price to a column of']),
+    ('ragged-csv-row', 'cust,date,amount\n1,2024-01-03,5\n2,2024-01-04\n', {},      # DuckDB's sniffer gave up and the message blamed the encoding
+     ["orders.csv: row 3 does not have the 3 fields of the header (['cust', 'date', 'amount']): rule 'one value per column'"]),
+    ('ragged-csv-row-delimiter-stated', 'cust;date;amount\n1;2024-01-03;5\n2;2024-01-04;5;9\n', {'delimiter': ';'},
+     ["orders.csv: row 3 does not have the 3 fields of the header"]),
     ('ragged-whitespace-row', '1 20240103 1 5.00\n2 20240104 1\n', {'delimiter': 'whitespace', 'date_format': '%Y%m%d',
                                                                      'columns': {'customer_id': 'column0', 'invoice_date': 'column1', 'revenue': 'column3'}},
      ["orders.csv: row 2 does not have the 4 fields of the header"]),
@@ -300,3 +304,45 @@ def test_ids_that_would_collide_as_numbers_stay_text(tmp_path):
     assert raw.CustomerID.tolist() == [7.0, 8.0] and not info['text_customer_ids']
     raw, _ = _read(tmp_path, 'cust,date,amount\n1234567890123456,2024-01-01,1\n')       # 16 digits: beyond a float's exact integers, kept as text
     assert raw.CustomerID.tolist() == ['1234567890123456']
+
+
+@pytest.mark.slow     # a JVM and Spark's local run (~40 s)
+def test_spark_parses_a_file_source_as_duckdb_does(project, tmp_path):
+    """features.engine: pyspark: Spark parses delimited text files (a Shopify export with quoted fields and a multi-line note, a
+    folder of monthly files); the typed lines equal DuckDB's, and Spark's reading names a ragged row and non-UTF-8 text by file
+    and row. The ingest stage then runs on Spark's reading with the same net revenue."""
+    from test_engines import WHY_NOT
+    if WHY_NOT is not None:
+        if os.environ.get('CI'): pytest.fail(f'CI must run the Spark test: {WHY_NOT}')
+        pytest.skip(f'Spark test skipped: {WHY_NOT}')
+    want = shopify_export(project/'data/raw/orders_export.csv')
+    ex = pd.read_csv(project/'data/raw/orders_export.csv', dtype=str, keep_default_na=False)
+    ex.loc[0, 'Lineitem name'] = 'a "quoted", two-line\nname'          # quotes, a comma and a line break inside one field
+    ex.to_csv(project/'data/raw/orders_export.csv', index=False)
+    shop = {'source': 'file', 'preset': 'shopify_orders', 'path': str(project/'data/raw/orders_export.csv')}
+    duck, di = read_orders(shop)
+    spark, si = read_orders(shop, engine='pyspark')
+    pd.testing.assert_frame_equal(spark, duck)
+    assert (di['reader'], si['reader']) == ('duckdb', 'spark') and duck.Description.iloc[0] == 'a "quoted", two-line\nname'
+    # a folder of files, read in file order
+    lines = pd.DataFrame({'cust': ['a1', 'a1', 'b2', 'b2'], 'date': ['2024-01-03 10:00', '2024-01-20 09:00', '2024-02-01 12:00', '2024-02-11 08:30'],
+                          'amount': ['10.5', '4', '7.25', '-4']})
+    (tmp_path/'csv').mkdir()
+    for m, d in lines.groupby(lines.date.str[:7]): d.to_csv(tmp_path/'csv'/f'{m}.csv', index=False)
+    folder = {'source': 'file', 'path': str(tmp_path/'csv'), 'columns': MAP}
+    pd.testing.assert_frame_equal(read_orders(folder, engine='pyspark')[0], read_orders(folder)[0])
+    # bad files, named as DuckDB's reading names them
+    (tmp_path/'ragged.csv').write_text('cust,date,amount\n1,2024-01-03,5\n2,2024-01-04\n')
+    with pytest.raises(RawDataError, match=r"ragged.csv: row 3 does not have the 3 fields of the header"):
+        read_orders({'source': 'file', 'path': str(tmp_path/'ragged.csv'), 'columns': MAP, 'delimiter': ','}, engine='pyspark')     # stated: DuckDB's sniffer sees no delimiter in a ragged file
+    (tmp_path/'latin.csv').write_bytes('cust,date,amount,description\n1,2024-01-03,9.5,tea\n2,2024-01-04,9.5,caf\xe9\n'.encode('latin-1'))
+    with pytest.raises(RawDataError, match=r"latin.csv: not UTF-8 text \(line 3\): state the file's encoding in ingest.encoding"):
+        read_orders({'source': 'file', 'path': str(tmp_path/'latin.csv'), 'columns': MAP}, engine='pyspark')
+    latin, _ = read_orders({'source': 'file', 'path': str(tmp_path/'latin.csv'), 'columns': {**MAP, 'description': 'description'}, 'encoding': 'latin-1'}, engine='pyspark')
+    assert latin.Description.tolist() == ['tea', 'café']
+    # the stage on Spark's reading
+    set_params(project, ingest={'source': 'file', 'preset': 'shopify_orders', 'path': 'data/raw/orders_export.csv'}, features={'engine': 'pyspark'})
+    run_stage('ingest', root=project)
+    assert json.loads((project/'data/interim/source.json').read_text())['reader'] == 'spark'
+    assert round(json.loads((project/'reports/metrics/ingest.json').read_text())['net_revenue'], 2) == round(want['revenue'], 2)
+    assert 'parsed by Spark' in (project/'reports/01_ingest.html').read_text()
