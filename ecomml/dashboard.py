@@ -13,8 +13,8 @@ from .value import MEASURES, versus     # the one beats / ties / loses rule, the
 
 # %% auto 0
 __all__ = ['PERIODS', 'CARD_TOP', 'CARD_RECS', 'BANDS', 'VERDICT_WORDS', 'PLAIN', 'customer_table', 'kpis', 'codes', 'cube',
-           'monthly_facts', 'migration_pairs', 'period_facts', 'card_data', 'next_step', 'dashboard_data',
-           'model_health', 'plain_health', 'index_html']
+           'monthly_facts', 'migration_pairs', 'period_facts', 'card_data', 'next_step', 'customer_groups',
+           'dashboard_data', 'model_health', 'plain_health', 'index_html']
 
 # %% ../nbs/07_dashboard.ipynb
 def customer_table(store: pd.DataFrame, # feature store (its last cutoff is the score date)
@@ -158,16 +158,32 @@ def next_step(made: dict, # from `ecomml.lists.campaign_lists`
 # %% ../nbs/07_dashboard.ipynb
 BANDS = ['low', 'medium', 'high']
 
+def customer_groups(cust: pd.DataFrame, # customer_table
+                    sales: pd.DataFrame, # net sales before the score date
+                   ) -> pd.Series:
+    """Each customer's group for the page's filters and drill-down, segment, churn-risk band and first-purchase month (cohort)
+    in one integer: segment + len(SEGMENTS) × (band + 3 × cohort), the cohort counted in months from the first month of `sales`
+    (the page's months). The page's cubes are keyed by it, so a filter on any of the three sums the same rows."""
+    seg = cust.segment.map({s: i for i, s in enumerate(SEGMENTS)})
+    band = cust.risk_band.map({b: i for i, b in enumerate(BANDS)})
+    first = sales.groupby(CUSTOMER_ID)[INVOICE_DATE].min()
+    m0 = sales[INVOICE_DATE].min()
+    cohort = cust[CUSTOMER_ID].map(first.dt.year * 12 + first.dt.month - (m0.year * 12 + m0.month))
+    if seg.isna().any() or band.isna().any() or cohort.isna().any():
+        bad = cust[CUSTOMER_ID][seg.isna() | band.isna() | cohort.isna()].head(3).tolist()
+        raise ValueError(f"dashboard: customers without a segment, a risk band or a sale before the score date (first: {bad}); rerun the stages (dvc repro)")
+    return (seg + len(SEGMENTS) * (band + 3 * cohort)).astype(int).set_axis(cust[CUSTOMER_ID].to_numpy())
+
 def dashboard_data(cust: pd.DataFrame, # customer_table
                    sales: pd.DataFrame, # net sales before the score date
                    segments: pd.DataFrame, # the segments stage's scores (for the migration)
                    recs: pd.DataFrame, bought: pd.DataFrame, # recommendations and bought-together pairs
                    products: pd.Index, # the catalogue (`ecomml.ingest.catalogue`), for the coverage
                    top_pairs: int = 15) -> dict:
-    "The summaries the dashboard draws, keyed by segment and country codes."
+    "The summaries the dashboard draws, keyed by group (segment, risk band and cohort: `customer_groups`) and country codes."
     k = codes(cust)
-    c = cust.assign(s=cust.segment.map(k['segment']), c=cust[COUNTRY].map(k['country']), b=cust.risk_band.map({b: i for i, b in enumerate(BANDS)}),
-                    rep=(cust.n_orders >= REPEAT_MIN_ORDERS).astype(int), act=cust.active.astype(int))
+    c = cust.assign(s=customer_groups(cust, sales).to_numpy(), c=cust[COUNTRY].map(k['country']), b=cust.risk_band.map({b: i for i, b in enumerate(BANDS)}),
+                    rep=(cust.n_orders >= REPEAT_MIN_ORDERS).astype(int), act=cust.active.astype(int))     # s: segment, band and cohort in one (`customer_groups`)
     sc = sales.merge(c[[CUSTOMER_ID, 's', 'c']], on=CUSTOMER_ID)
     orders = sc.groupby(['s', 'c']).agg(revenue=(REVENUE, 'sum'), orders=(INVOICE_NO, 'nunique'))
     base = c.groupby(['s', 'c']).agg(customers=(CUSTOMER_ID, 'size'), active=('act', 'sum'), repeaters=('rep', 'sum'), clv=('clv', 'sum'), var=('value_at_risk', 'sum'))

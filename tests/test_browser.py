@@ -293,7 +293,7 @@ def test_dashboard_filters_page_and_export_what_they_show(root, browser):
     # an empty selection: a segment and a country with no customer between them
     import json, re
     data = json.loads(re.search(r'id="ecomml-data">(.*?)</script>', (root/'reports'/'dashboard.html').read_text(), re.S).group(1))
-    have = {(r[0], r[1]) for r in data['kpi'] if r[4] > 0}
+    have = {(r[0] % len(data['segments']), r[1]) for r in data['kpi'] if r[4] > 0}      # a cube's first key: segment + segments × (band + 3 × cohort)
     gap = next(((s, c) for s in range(len(data['segments'])) for c in range(len(data['countries'])) if (s, c) not in have), None)
     if gap and shape(root)['country']:
         page.select_option('#f-segment', value=str(gap[0])); page.select_option('#f-country', value=str(gap[1]))
@@ -310,8 +310,9 @@ def test_dashboard_filters_page_and_export_what_they_show(root, browser):
 
 
 def test_a_click_on_a_segment_or_a_country_filters_everything(root, browser):
-    """Issue 32 (drill-down): a mouse click on a country's bar, and on a segment's bar of the churn chart, sets that filter as the
-    controls do: the KPI row, the charts and the lists follow."""
+    """Issue 32 (drill-down): a mouse click on a country's bar, on a segment's risk band in the churn chart, and on a cohort's
+    row of the retention heatmap sets those filters as the controls do: the KPI row, the charts and the lists follow, and the
+    customers counted are those of the scores and the transactions."""
     page, errors, blocked = open_page(browser, root/'reports'/'dashboard.html')
     page.wait_for_function('window.ecommlReady === true', timeout=10_000)
     total = page.eval_on_selector('#p-kpi', 'e => Number(e.dataset.customers)')
@@ -333,7 +334,28 @@ def test_a_click_on_a_segment_or_a_country_filters_everything(root, browser):
     page.wait_for_function("document.getElementById('f-segment').value !== 'all'", timeout=5_000)
     seg = page.evaluate("document.getElementById('f-segment').selectedOptions[0].text")
     assert page.evaluate("document.getElementById('p-segments').data[0].y") == [seg]
-    assert 0 < page.eval_on_selector('#p-kpi', 'e => Number(e.dataset.customers)') < total
+    # the bar's part of one risk band: the band is set too, and the customers are those of the segment and band in the scores
+    import pandas as pd
+    from ecomml.ingest import net_sales
+    band = page.evaluate("document.getElementById('f-band').value")
+    assert band != 'all', 'a click on a band of a segment sets the band filter'
+    scores = pd.read_parquet(root/'data/scores/segments.parquet')[['customer_id', 'segment']].merge(pd.read_parquet(root/'data/scores/churn.parquet')[['customer_id', 'risk_band']])
+    want = int(((scores.segment == seg) & (scores.risk_band == ['low', 'medium', 'high'][int(band)])).sum())
+    assert page.eval_on_selector('#p-kpi', 'e => Number(e.dataset.customers)') == want, want
+    # a cohort's row of the retention heatmap: the customers whose first purchase fell in that month
+    page.select_option('#f-segment', value='all'); page.select_option('#f-band', value='all')
+    page.query_selector('#p-cohort').scroll_into_view_if_needed()
+    plot, rows = page.query_selector('#p-cohort .nsewdrag').bounding_box(), len(page.evaluate("document.getElementById('p-cohort').data[0].y"))
+    page.mouse.click(plot['x'] + plot['width'] * 0.05, plot['y'] + plot['height'] * (2.5 / rows))      # the third cohort (first purchases in the third month)
+    page.wait_for_function("document.getElementById('f-cohort').value === '2'", timeout=5_000)
+    tx = pd.read_parquet(root/'data/interim/transactions.parquet')
+    end = pd.Timestamp(json.loads(page.eval_on_selector('#ecomml-data', 'e => e.textContent'))['periods'][0]['last']) + pd.Timedelta(days=1)
+    sales = net_sales(tx, end)
+    first = sales.groupby('customer_id').invoice_date.min().dt.to_period('M')
+    first = first[first.index.isin(scores.customer_id)]
+    third = sales.invoice_date.min().to_period('M') + 2           # the page's months start with the data's first
+    assert page.eval_on_selector('#p-kpi', 'e => Number(e.dataset.customers)') == int((first == third).sum())
+    assert 'first order' in page.inner_text('#f-note')
     assert not errors and not blocked, (errors, blocked)
     page.context.close()
 
