@@ -4,7 +4,8 @@ The real data's outputs after `dvc repro` (transactions, feature store, scores, 
 customer ids and order numbers (a shop of ~104,000 customers with the real shop's mix of segments, countries, values and
 baskets), written into a copy of the project, and the real `dashboard` stage builds its page from them. Then headless Chromium
 opens it and times the first draw and each redraw: every filter (period, segment, country) and a drill-down click, from the
-change to the next painted frame. Run: python benchmarks/dashboard_100k.py (after `dvc repro`); prints a Markdown table."""
+change to the next painted frame (the key figures, the lists and the charts in view: the page draws the others one per frame
+after), and until every chart is drawn. Run: python benchmarks/dashboard_100k.py (after `dvc repro`); prints a Markdown table."""
 import json, os, platform, shutil, statistics, sys, time
 from pathlib import Path
 
@@ -52,7 +53,10 @@ REDRAW = """async ([id, value]) => {
   if (id === 'click') { const el = document.getElementById('p-segments'); el.emit('plotly_click', {points: [{y: value}]}); }
   else { const s = document.getElementById(id); s.value = value; s.dispatchEvent(new Event('change')); }
   await frame();
-  return performance.now() - t;
+  const shown = performance.now() - t;
+  while (window.ecommlPending > 0) await new Promise(r => requestAnimationFrame(r));
+  await frame();
+  return [shown, performance.now() - t];
 }"""
 
 
@@ -80,11 +84,14 @@ if __name__ == '__main__':
     stage_s = build()
     size = (OUT/'reports/dashboard.html').stat().st_size / 1e6
     m = measure()
-    worst = max(statistics.median(v) for v in m['redraw'].values())
+    worst = max(statistics.median(x[0] for x in v) for v in m['redraw'].values())
+    worst_all = max(statistics.median(x[1] for x in v) for v in m['redraw'].values())
     print(f"\nMeasured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores: {m['customers']:,} customers ({COPIES} copies of the real shop)\n")
     print('| what | measured | goal |\n|:--|--:|--:|')
     print(f'| dashboard stage | {stage_s:.1f} s | |')
     print(f'| dashboard.html | {size:.2f} MB | 5 MB |')
     print(f"| first draw in headless Chromium (median of {len(m['draw'])}) | {statistics.median(m['draw']):.2f} s | |")
-    for (what, value), v in m['redraw'].items(): print(f"| redraw: {'drill-down click on segment ' + value if what == 'click' else what + ' = ' + value} (median) | {statistics.median(v):.0f} ms | 200 ms |")
-    print(f'| slowest redraw (median) | {worst:.0f} ms | 200 ms |')
+    print('\n| redraw (median of 5) | figures, lists and charts in view painted | every chart drawn | goal |\n|:--|--:|--:|--:|')
+    for (what, value), v in m['redraw'].items():
+        print(f"| {'drill-down click on segment ' + value if what == 'click' else what + ' = ' + value} | {statistics.median(x[0] for x in v):.0f} ms | {statistics.median(x[1] for x in v):.0f} ms | 200 ms |")
+    print(f'| slowest | {worst:.0f} ms | {worst_all:.0f} ms | 200 ms |')

@@ -61,6 +61,11 @@ def open_page(browser, path: Path):
     return page, errors, blocked
 
 
+def settled(page):
+    "After a filter or a click: the charts out of view, which the page redraws one per frame after those in view, are drawn too."
+    page.wait_for_function('window.ecommlPending === 0', timeout=10_000)
+
+
 def shot(page, root: Path, name: str):
     out = root/'reports'/'screenshots'
     out.mkdir(parents=True, exist_ok=True)
@@ -144,12 +149,13 @@ def test_dashboard_draws_every_panel_and_filters(root, browser):
     before = dict(customers=page.eval_on_selector('#p-kpi', 'e => Number(e.dataset.customers)'),
                   trend=page.evaluate("document.getElementById('p-trend').data[0].y.reduce((a, b) => a + b, 0)"),
                   tiles=page.inner_text('#p-kpi'))
-    page.select_option('#f-segment', label='champions')
+    page.select_option('#f-segment', label='champions'); settled(page)
     after = dict(customers=page.eval_on_selector('#p-kpi', 'e => Number(e.dataset.customers)'),
                  trend=page.evaluate("document.getElementById('p-trend').data[0].y.reduce((a, b) => a + b, 0)"),
                  tiles=page.inner_text('#p-kpi'))
     assert 0 < after['customers'] < before['customers'] and after['trend'] < before['trend'] and after['tiles'] != before['tiles']
     assert page.evaluate("document.getElementById('p-segments').data[0].y") == ['champions']
+    assert page.evaluate("document.getElementById('p-migration').layout.title.text").startswith("Where the segment's customers")     # a chart out of view, drawn after
     if shop['country']:
         page.select_option('#f-segment', value='all'); page.select_option('#f-country', label='Outside the UK')
         outside = page.eval_on_selector('#p-kpi', 'e => Number(e.dataset.customers)')
@@ -331,7 +337,7 @@ def test_a_click_on_a_segment_or_a_country_filters_everything(root, browser):
     bars = [b.bounding_box() for b in page.query_selector_all('#p-churn .bars .point path')]
     click_bar('p-churn', max(range(len(bars)), key=lambda i: bars[i]['height']))        # the tallest bar
     page.wait_for_timeout(300)
-    page.wait_for_function("document.getElementById('f-segment').value !== 'all'", timeout=5_000)
+    page.wait_for_function("document.getElementById('f-segment').value !== 'all'", timeout=5_000); settled(page)
     seg = page.evaluate("document.getElementById('f-segment').selectedOptions[0].text")
     assert page.evaluate("document.getElementById('p-segments').data[0].y") == [seg]
     # the bar's part of one risk band: the band is set too, and the customers are those of the segment and band in the scores
@@ -378,7 +384,7 @@ def test_a_period_shows_its_figures_against_the_previous_one(root, browser):
         d = sales[(sales.invoice_date >= a) & (sales.invoice_date < b)]
         return dict(revenue=d.revenue.sum(), buyers=d.customer_id.nunique(), orders=d.invoice_no.nunique())
     now, before = facts(end - pd.Timedelta(days=90), end), facts(end - pd.Timedelta(days=180), end - pd.Timedelta(days=90))
-    page.select_option('#f-period', label='last 90 days')
+    page.select_option('#f-period', label='last 90 days'); settled(page)
     t = tiles(page)
     assert abs(number(t['net sales']) - now['revenue']) <= 1 and number(t['customers buying']) == now['buyers'] and number(t['orders']) == now['orders'], (t, now)
     deltas = page.eval_on_selector_all('#p-kpi .tile .d', 'ds => ds.map(d => d.innerText)')
