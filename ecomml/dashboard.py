@@ -323,7 +323,8 @@ def index_html(reports: list, # (file, title, one-line summary) of each report
             '.scroll{overflow-x:auto}</style></head><body>'
             f'<h1>ecomml: customer analytics of {e(shop_name())}</h1><p>Data as of <strong>{e(as_of)}</strong> (the fingerprint of the data is in the ingest report).</p>'
             f'{tiles}<div class="scroll">{table}</div><div style="margin-top:12px">{monitor_note(monitor)}</div>'
-            f'<h2>Start here</h2><ul><li><a href="dashboard.html">The dashboard</a>: KPIs, trends, retention, segments, value, churn, products and model health, with filters.</li></ul>'
+            f'<h2>Start here</h2><ul><li><a href="dashboard.html">The dashboard</a>: KPIs against the previous period, trends, retention, segments, value, churn, products and model health, '
+            f'with filters, click-through and a customer lookup.</li></ul>'
             f'<h2>Lists to act on</h2><ul>{lst}</ul>'
             f'<h2>Reports</h2><ul>{rep}</ul>'
             f'<h2>For analysts: the models against their naive baselines</h2><div class="scroll">{html_table(health)}</div></body></html>')
