@@ -139,10 +139,13 @@ def _non_finite(o, key: str = '') -> str | None:
 
 PARQUET_ROW_GROUP = 1024 * 1024     # pyarrow's default rows per row group
 
-def write_parquet(df: pd.DataFrame, path: Path, rows: int = PARQUET_ROW_GROUP):
+def write_parquet(df: 'pd.DataFrame', path: Path, rows: int = PARQUET_ROW_GROUP):
     """`df.to_parquet(path, index=False)`, the same bytes, written a row group at a time: Arrow holds one group's copy of the
     frame, not the whole table's (a 10M-line transactions table: ~100 MB, not ~650 MB)."""
-    if len(df) <= rows: return df.to_parquet(path, index=False)
+    import pandas as pd
+    objects = [c for c in df.columns if df[c].dtype == object]
+    if len(df) <= rows or df.attrs or any(pd.api.types.infer_dtype(df[c], skipna=True) not in ('string', 'empty') for c in objects):
+        return df.to_parquet(path, index=False)      # one go: metadata (attrs) or a text column holding other values, typed from the whole column
     import pyarrow as pa, pyarrow.parquet as pq
     part = pa.Table.from_pandas(df.iloc[:rows], preserve_index=False)
     if any(pa.types.is_null(f.type) for f in part.schema): return df.to_parquet(path, index=False)     # a column empty in the first group: typed from the whole

@@ -326,7 +326,7 @@ def _read_orders(ingest, root, env, engine, tmp):
     if unknown: raise RawDataError(f"ingest.columns: unknown field(s) {unknown}; the fields are {', '.join(FIELDS)}")
     missing = {k: v for k, v in mapping.items() if v not in names}
     if missing:
-        _no_ragged_rows(kind, files, opt)
+        if len(names) == 1: _no_ragged_rows(kind, files, opt)     # one column: DuckDB's sniffer found no delimiter, as a row of another width makes it
         k, v = next(iter(missing.items()))
         raise RawDataError(f"{where}: no column {v!r} (ingest.columns.{k}{', preset ' + ingest['preset'] if ingest.get('preset') and k not in (ingest.get('columns') or {}) else ''}); "
                            f"the columns found are {names}")

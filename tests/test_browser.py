@@ -489,9 +489,21 @@ def test_the_customer_card_shows_what_the_api_answers(root, browser, served):
             named = [k for k, l in lists.items() if cid in set(l.customer)]
             assert ('on no list' in got['lists']) == (not named), (where, cid, got['lists'], named)
             assert f'Customer {cid}' in got['text'] and sign in got['text'] and (where == 'file' or 'from the API' in got['text'])
-    for _, p in pages:     # an unknown id: a sentence
-        p.fill('#f-customer', 'no-such-customer'); p.click('#f-find')
-        p.wait_for_function("['No customer', 'not in this page'].some(t => document.getElementById('card').innerText.includes(t))", timeout=10_000)
+    for _, p in pages:     # an unknown id, or one that is a JavaScript built-in name: a sentence
+        for bad in ['no-such-customer', 'constructor']:
+            p.evaluate("document.getElementById('card').innerText = ''")
+            p.fill('#f-customer', bad); p.click('#f-find')
+            p.wait_for_function("['No customer', 'not in this page'].some(t => document.getElementById('card').innerText.includes(t))", timeout=10_000)
+    # on another web server (python -m http.server over reports/), the page's own cards answer
+    import http.server, functools, threading
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root/'reports')))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    other = browser.new_page()
+    try:
+        other.goto(f'http://127.0.0.1:{httpd.server_address[1]}/dashboard.html'); other.wait_for_function('window.ecommlReady === true', timeout=15_000)
+        got = card_shown(other, on_list)
+        assert got['orders'] == api(on_list)['history']['orders'] and 'from this page' in got['text'], got['text']
+    finally: other.close(); httpd.shutdown()
     shot(pages[0][1], root, 'dashboard-customer-card')
     assert not errors and not file_errors and not blocked, (errors, file_errors, blocked)
     for _, p in pages: p.context.close()

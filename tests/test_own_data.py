@@ -114,6 +114,8 @@ BAD = [  # (id, file text, extra ingest params, message parts)
      ['ingest.columns: map revenue or unit_price to a column of']),
     ('ragged-csv-row', 'cust,date,amount\n1,2024-01-03,5\n2,2024-01-04\n', {},      # DuckDB's sniffer gave up and the message blamed the encoding
      ["orders.csv: row 3 does not have the 3 fields of the header (['cust', 'date', 'amount']): rule 'one value per column'"]),
+    ('a-typo-is-not-a-ragged-row', 'cust;date;total, incl. VAT\n1;2024-01-03;5\n', {},      # a comma inside a header name of a ';' file: the column is named
+     ["no column 'amount' (ingest.columns.revenue); the columns found are ['cust', 'date', 'total, incl. VAT']"]),
     ('ragged-csv-row-delimiter-stated', 'cust;date;amount\n1;2024-01-03;5\n2;2024-01-04;5;9\n', {'delimiter': ';'},
      ["orders.csv: row 3 does not have the 3 fields of the header"]),
     ('ragged-whitespace-row', '1 20240103 1 5.00\n2 20240104 1\n', {'delimiter': 'whitespace', 'date_format': '%Y%m%d',
