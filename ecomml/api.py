@@ -281,11 +281,8 @@ def create_app(service: Service) -> 'FastAPI':
 # %% ../nbs/08a_api.ipynb
 def settle():
     "After loading: give back what loading freed, and take the loaded objects out of the garbage collector's sweeps (shorter pauses under load)."
-    import ctypes, gc
-    import pyarrow as pa
-    gc.collect(); pa.default_memory_pool().release_unused()
-    try: ctypes.CDLL('libc.so.6').malloc_trim(0)     # glibc keeps freed heap pages until asked
-    except (OSError, AttributeError): pass           # another C library: nothing to trim
+    import gc
+    gc.collect(); release_memory()      # Arrow's unused pages, glibc's free heap
     gc.freeze()
 
 def serve_cli(argv: list | None = None):

@@ -1,4 +1,5 @@
 "Shared fixtures: a throw-away copy of the project, and small raw workbooks."
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -128,3 +129,24 @@ def cdnow_repo(tmp_path_factory):
                common={'time_unit': 'W'}, clv={'interval_draws': 10})
     for s in ['ingest', 'features', 'clv', 'churn', 'segments', 'recs', 'monitor', 'dashboard']: run_stage(s, root=r)
     return r
+
+
+@contextlib.contextmanager
+def ecomml_serve(root: Path, wait_s: float = 90):
+    "`ecomml-serve` as a user starts it, in `root`, on a free loopback port: (its URL, seconds until /health answered); stopped at the end."
+    import socket, subprocess, sys, time, urllib.request
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
+    t0 = time.perf_counter()
+    p = subprocess.Popen([str(Path(sys.executable).parent/'ecomml-serve'), '--port', str(port)], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        while True:
+            if p.poll() is not None: raise AssertionError(f'ecomml-serve exited: {p.stdout.read()}')
+            try:
+                with urllib.request.urlopen(url + '/health', timeout=1) as r:
+                    if r.status == 200: break
+            except OSError: time.sleep(0.1)
+            if time.perf_counter() - t0 > wait_s: raise AssertionError(f'ecomml-serve did not answer within {wait_s:.0f} s')
+        yield url, time.perf_counter() - t0
+    finally:
+        p.terminate(); p.wait(timeout=10)

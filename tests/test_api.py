@@ -5,10 +5,6 @@ By default on the synthetic repository (`synthetic_repo`: `dvc repro` on 1,500 s
 ECOMML_API_ROOT set to a project whose `dvc repro` has run (CI does this after the real-data run), on its scores."""
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -16,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
+from conftest import ecomml_serve
 from fastapi.testclient import TestClient
 
 from ecomml.api import Service, create_app
@@ -217,29 +215,10 @@ def test_health_version_and_offline_docs(client, service):
     assert client.get('/openapi.json').json()['paths'].keys() >= {'/customers/{customer_id}', '/score', '/segments', '/health', '/version'}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
-
-
 @pytest.fixture(scope='module')
 def server(root):
     "`ecomml-serve` as a user starts it, on a free loopback port; stopped at the end."
-    port = _free_port()
-    t0 = time.perf_counter()
-    p = subprocess.Popen([str(Path(sys.executable).parent/'ecomml-serve'), '--port', str(port)], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f'http://127.0.0.1:{port}'
-    try:
-        for _ in range(600):
-            if p.poll() is not None: raise AssertionError(f'ecomml-serve exited: {p.stdout.read()}')
-            try:
-                with urllib.request.urlopen(url + '/health', timeout=1) as r:
-                    if r.status == 200: break
-            except OSError: time.sleep(0.1)
-        else: raise AssertionError('ecomml-serve did not answer within 60 s')
-        yield url, time.perf_counter() - t0
-    finally:
-        p.terminate(); p.wait(timeout=10)
+    with ecomml_serve(root, 60) as (url, startup): yield url, startup
 
 
 def test_real_server_over_http(server, service):

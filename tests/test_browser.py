@@ -12,7 +12,7 @@ from urllib.parse import urlparse, unquote
 
 import pytest
 
-from conftest import set_params
+from conftest import ecomml_serve, set_params
 
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 pytestmark = [pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get('CI'), reason='Debian chromium not installed (.ci/run installs it)'),
@@ -407,25 +407,11 @@ def test_a_period_shows_its_figures_against_the_previous_one(root, browser):
 
 @pytest.fixture(scope='module')
 def served(root):
-    """`ecomml-serve` on the project, as a user starts it, on a free loopback port: it serves the API and the pages under /reports/.
-    None for a project built stage by stage without `dvc repro` (the CDNOW one): the API serves what dvc.lock records."""
-    import socket, subprocess, sys, time, urllib.request
+    """`ecomml-serve` on the project (conftest): it serves the API and the pages under /reports/. None for a project built stage
+    by stage without `dvc repro` (the CDNOW one): the API serves what dvc.lock records."""
     if not (root/'dvc.lock').exists():
         yield None; return
-    with socket.socket() as s: s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
-    p = subprocess.Popen([str(Path(sys.executable).parent/'ecomml-serve'), '--port', str(port)], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f'http://127.0.0.1:{port}'
-    try:
-        for _ in range(900):
-            if p.poll() is not None: raise AssertionError(f'ecomml-serve exited: {p.stdout.read()}')
-            try:
-                with urllib.request.urlopen(url + '/health', timeout=1) as r:
-                    if r.status == 200: break
-            except OSError: time.sleep(0.1)
-        else: raise AssertionError('ecomml-serve did not answer within 90 s')
-        yield url
-    finally:
-        p.terminate(); p.wait(timeout=10)
+    with ecomml_serve(root) as (url, _): yield url
 
 
 def card_shown(page, cid: str) -> dict:
