@@ -136,6 +136,50 @@ def score_mix(url: str, root: Path, as_of: str, n: int, seed: int = 0) -> dict:
                 max_ms=round(float(d.ms.max()), 1), errors=int(d.errors.sum()), by_lines=by.reset_index().rename(columns={'lines': 'lines sent'}).to_dict('records'))
 
 
+def score_clients(port: int, bodies: list, clients: int = 4, requests: int = 2_000) -> dict:
+    """POST /score from `clients` threads at once, each on its own keep-alive connection, each sending its next body as soon as
+    the last answer came (closed loop), until `requests` are done: throughput and latency under concurrent load."""
+    import http.client, threading
+    lat, bad, lock, it = [], [0], threading.Lock(), iter(range(requests))
+    def client():
+        c = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
+        while True:
+            with lock: i = next(it, None)
+            if i is None: break
+            t = time.perf_counter()
+            try:
+                c.request('POST', '/score', body=bodies[i % len(bodies)], headers={'content-type': 'application/json'})
+                r = c.getresponse(); r.read(); ok = r.status == 200
+            except OSError: ok = False; c.close(); c = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
+            with lock: lat.append((time.perf_counter() - t) * 1000); bad[0] += not ok
+        c.close()
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    wall = time.perf_counter() - t0
+    a = np.array(lat)
+    return dict(clients=clients, requests=len(a), seconds=round(wall, 1), rps=round(len(a) / wall, 1), p50_ms=round(float(np.percentile(a, 50)), 1),
+                p99_ms=round(float(np.percentile(a, 99)), 1), max_ms=round(float(a.max()), 1), errors=bad[0])
+
+
+def any_as_of_bodies(root: Path, n: int, seed: int = 0) -> list:
+    """`n` POST /score bodies: 50 random real customers' histories, each at a random score date between the day after the
+    customer's first purchase and the day after the data end (a new as_of nearly every time; each has something to score)."""
+    raw, rng = raw_lines(root), random.Random(seed)
+    ids = pd.read_parquet(root/'data/scores/clv.parquet').customer_id.sample(50, random_state=seed).astype(int).tolist()
+    hist = {c: raw_history(root, c, raw) for c in ids}
+    end = raw.InvoiceDate.max().normalize() + pd.Timedelta(days=1)
+    st = pd.read_parquet(root/'data/features/customers.parquet').query('cutoff == cutoff.max()').set_index('customer_id')
+    first = {c: (st.cutoff[c] - pd.Timedelta(days=float(st.tenure_days[c]))).normalize() + pd.Timedelta(days=1) for c in ids}     # the first purchase, as the store saw it
+    text = {c: json.dumps(h) for c, h in hist.items()}
+    out = []
+    for _ in range(n):
+        c = rng.choice(ids); d = first[c] + pd.Timedelta(days=rng.randrange((end - first[c]).days + 1))
+        out.append(f'{{"as_of": "{d:%Y-%m-%d}", "lines": {text[c]}}}'.encode())
+    return out
+
+
 def cpu_reference_s() -> float:
     "Seconds for 10^7 additions in pure Python, best of 3: how fast this machine's core is at the time of the run."
     best = float('inf')
@@ -198,11 +242,29 @@ def imports_only_mb() -> float:
     return round(int(subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout) / 1024)
 
 
+def goals_table(r: dict) -> str:
+    "The issue-33 goals of the API, each as measured and as a multiple of the CPU reference of the same run, in Markdown."
+    ref, s, c = r['cpu_reference_s'], r['post_score'], r['post_score_concurrent']
+    rows = [('POST /score, one client: p50', s['p50_ms'] / 1000, f"{s['p50_ms']} ms", 0.02), ('POST /score, one client: p99', s['p99_ms'] / 1000, f"{s['p99_ms']} ms", 0.05),
+            ('API start-up', r['startup_s'], f"{r['startup_s']} s", 3.0)]
+    out = [f"CPU reference: {ref} s ({r['machine']})", '', '| measure | measured | × CPU reference | goal | met |', '|---|--:|--:|--:|:--|']
+    out += [f'| {n} | {m} | {v / ref:.3f} × | ≤ {g} × | {"yes" if v / ref <= g else "**no**"} |' for n, v, m, g in rows]
+    out.append(f"| POST /score, {c['clients']} clients at once: throughput | {c['rps']} requests/s | | ≥ 100 requests/s | {'yes' if c['rps'] >= 100 else '**no**'} |")
+    out.append(f"| POST /score, {c['clients']} clients at once: p99 | {c['p99_ms']} ms | | ≤ 100 ms | {'yes' if c['p99_ms'] <= 100 else '**no**'} |")
+    m = r['post_score_any_as_of']['rss_mb_before_after_first_after_all']
+    out.append(f"| RSS after the load (idle {r['rss_idle_mb']} MB) | {r['rss_after_mb']} MB | | ≤ 300 MB | {'yes' if r['rss_after_mb'] <= 300 else '**no**'} |")
+    out.append(f"| RSS over {r['post_score_any_as_of']['requests']:,} POST /score with any as_of: before, after the first {c['requests']:,}, after all | {' → '.join(map(str, m))} MB | | flat | {'yes' if m[2] - m[1] <= 5 else '**no**'} |")
+    return '\n'.join(out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--rate', type=int, default=500); ap.add_argument('--seconds', type=int, default=30)
     ap.add_argument('--score-requests', type=int, default=200)
     ap.add_argument('--score-mix', type=int, default=300, help='other real customers, one POST /score each')
+    ap.add_argument('--clients', type=int, default=4, help='POST /score clients at once')
+    ap.add_argument('--concurrent-requests', type=int, default=2_000, help='POST /score requests of the concurrent run')
+    ap.add_argument('--as-of-requests', type=int, default=10_000, help='POST /score requests at random as_of dates (memory must stay flat)')
     ap.add_argument('--memory-limit', type=int, metavar='MB', help='run the server in a memory cgroup of this limit (needs root)')
     a = ap.parse_args()
     root = Path.cwd()
@@ -230,13 +292,21 @@ def main():
         body = json.dumps({'as_of': f"{pd.read_parquet(root/'data/scores/clv.parquet').score_date.max():%Y-%m-%d}", 'lines': raw_history(root, cid)}).encode()
         score = score_bench(url, body, a.score_requests)
         mix = score_mix(url, root, json.loads(body)['as_of'], a.score_mix)
+        rss_before_as_of = proc.memory_info().rss
+        as_of_bodies = any_as_of_bodies(root, a.as_of_requests)
+        four = score_clients(port, as_of_bodies[:a.concurrent_requests], a.clients, a.concurrent_requests)      # 4 clients at once, any as_of
+        rss_mid = proc.memory_info().rss
+        rest = score_clients(port, as_of_bodies, a.clients, a.as_of_requests)
+        rss_as_of = [round(rss_before_as_of / 2**20), round(rss_mid / 2**20), round(proc.memory_info().rss / 2**20)]
         mem = proc.memory_full_info()
         res = dict(machine=f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB",
                    cpu_reference_s=cpu, cpu_steal_share=steal_share(ticks, cpu_ticks()), client='same machine, loopback',
                    memory_group=group.report() if group else None, startup_s=round(startup, 2), rss_idle_mb=round(rss_idle / 2**20), rss_after_mb=round(mem.rss / 2**20),
                    uss_after_mb=round(mem.uss / 2**20), customers=len(ids), get_customer_open_loop=get, get_customer_hey_one_id=one,
-                   imports_only_rss_mb=imports_only_mb(), post_score=dict(customer=cid, **score), post_score_mix=mix)
+                   imports_only_rss_mb=imports_only_mb(), post_score=dict(customer=cid, **score), post_score_mix=mix,
+                   post_score_concurrent=four, post_score_any_as_of=dict(**rest, rss_mb_before_after_first_after_all=rss_as_of))
         print(json.dumps(res, indent=2))
+        print(goals_table(res))
     finally:
         p.terminate(); p.wait(timeout=10)
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .core import *
 from .registry import ARTIFACTS, RegistryError, load_model, read_recorded
-from .scoring import SCORE_FILES, HistoryError, Scorer, _id, clean_history, customer_records, monthly_spend
+from .scoring import SCORE_FILES, HistoryError, Scorer, _id, customer_records, monthly_spend
 
 # %% ../nbs/08a_api.ipynb
 # what the service decodes of each model (every file is checked against dvc.lock all the same): the recommenders' arrays
@@ -243,13 +243,13 @@ def create_app(service: Service) -> 'FastAPI':
         "CLV, expected purchases, churn probability and risk band, segment and cluster of one customer's lines at `as_of`, with the stored models."
         as_of = pd.Timestamp(req.as_of)
         lines = [l.model_dump() for l in req.lines]
-        try: tx, returns = clean_history(lines, service.scorer.ingest)
+        try: h = service.scorer.history(lines)
         except HistoryError as e: return _detail(422, str(e), e.field)
-        row = service.scorer.features(tx, returns, as_of)
+        row = service.scorer.features(h, as_of)
         if row.empty: return _detail(422, f"no purchase before as_of {as_of:%Y-%m-%d}: nothing to score (the features see only lines strictly before it)", ['body', 'as_of'])
         cid = _id(row[CUSTOMER_ID].iloc[0])
         return {'customer_id': cid, 'as_of': f'{as_of:%Y-%m-%d}', **service.scorer.score(row, as_of),
-                'lines': {'received': len(lines), 'sale_lines_used': int((tx[INVOICE_DATE] < as_of).sum()), 'on_or_after_as_of': int((tx[INVOICE_DATE] >= as_of).sum())},
+                'lines': {'received': len(lines), 'sale_lines_used': int((h.times < as_of.value).sum()), 'on_or_after_as_of': int((h.times >= as_of.value).sum())},
                 'model_versions': {k: service.versions[k] for k in ('clv', 'churn', 'segments')},
                 'notes': ([f"as_of {as_of:%Y-%m-%d} is after the models' score date {service.as_of:%Y-%m-%d}: the models were fitted on data before it"] if as_of > service.as_of else [])
                          + ([f"no seasonal factor: last year's factors belong to the windows after the score date {service.as_of:%Y-%m-%d}, not after as_of"]

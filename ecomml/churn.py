@@ -19,7 +19,6 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from .core import *
 from .btyd import fit_btyd
 from .clv import degenerate_fit, ml_columns, temporal_folds, temporal_search, training_rows
-from .features import FEATURE_WORDS, feature_phrase, feature_words
 
 # %% auto 0
 __all__ = ['CLASSIFIERS', 'CHURN_NAMES', 'DUPLICATES', 'LOGISTIC_DROP', 'MONOTONE', 'MODEL_KEYS', 'churn_label', 'top_decile',
@@ -191,6 +190,7 @@ def log_odds(model, X: pd.DataFrame) -> np.ndarray:
 
 def reason_phrase(name: str, value, push: float, time_unit: str = 'D') -> str:
     "One reason in words with its direction: 'no order for 333 days (raises the risk)', 'orders: 12 (lowers the risk)'."
+    from ecomml.features import FEATURE_WORDS, feature_phrase, feature_words     # here, not at the top: the API imports this module without Ibis
     if name == 'recency_days' and np.isfinite(value): what = f"no order for {value:,.0f} days"
     elif name == 'recency_over_ipt' and np.isfinite(value): what = f"{value:,.1f} times their usual gap since the last order"
     elif FEATURE_WORDS.get(name, (None, ''))[1] == 'yesno': what = ('' if value else 'not ') + feature_words(name, time_unit)
@@ -210,6 +210,7 @@ def top_reasons(expl: shap.Explanation, k: int = 3,
 def in_words(expl: shap.Explanation, time_unit: str = 'D') -> shap.Explanation:
     "The same explanation with its features named in words (`feature_words`): what SHAP's figures print on their axes."
     import shap
+    from ecomml.features import feature_words
     return shap.Explanation(values=expl.values, base_values=expl.base_values, data=expl.data,
                             feature_names=[feature_words(f, time_unit) for f in expl.feature_names])
 

@@ -14,7 +14,6 @@ from lifetimes import GammaGammaFitter
 
 from .core import *
 from .btyd import *
-from .features import ACTIVITY, FEATURES, btyd_summary, feature_store
 from .value import capture, value_measures
 from .ingest import net_sales
 
@@ -188,6 +187,7 @@ def long_holdout(tx: pd.DataFrame, returns: pd.DataFrame, # clean transactions a
     end_day = tx[INVOICE_DATE].max().normalize() + pd.Timedelta(days=1)
     cut = end_day - pd.Timedelta(days=days)
     if tx[INVOICE_DATE].min() >= cut - pd.Timedelta(days=days - 1): return None
+    from ecomml.features import feature_store
     store = feature_store(tx, returns, [cut], days, time_unit)
     return cut, *evaluate_cutoff(store, cut, days, time_unit, seed, models, penalizer, spend_penalizer)
 
@@ -211,6 +211,7 @@ def seasonal_factor(tx: pd.DataFrame, returns: pd.DataFrame, # clean transaction
     prev = pd.Timestamp(cutoff) - pd.Timedelta(days=365)
     if horizon_days > 365: raise ValueError(f"seasonal_factor: the window ({horizon_days} days) must end before the cutoff")
     if tx[INVOICE_DATE].min() > prev - pd.Timedelta(days=horizon_days): return None
+    from ecomml.features import feature_store
     cal = feature_store(tx, returns, [prev], horizon_days, time_unit)
     n = expected_purchases(fit_btyd(cal, model, penalizer), cal, horizon_days, time_unit)
     r = n * expected_spend(fit_gamma_gamma(cal, spend_penalizer), cal)
@@ -273,6 +274,7 @@ def variant_table(store: pd.DataFrame, tx: pd.DataFrame, returns: pd.DataFrame, 
     ni = expected_purchases(fit_btyd(inv, 'bgnbd', penalizer), inv, H)
     add('invoices', ni, ni * expected_spend(fit_gamma_gamma(inv, spend_penalizer), inv), cal.target_orders)
     add('baseline_invoices', *naive_predictions(inv.assign(revenue_total=cal.revenue_total), H)['calibration_rate'], cal.target_orders)
+    from ecomml.features import btyd_summary
     wk = btyd_summary(tx, cutoff, 'W').reindex(cal[CUSTOMER_ID]).reset_index(drop=True)
     nw = expected_purchases(fit_btyd(wk, 'bgnbd', penalizer), wk, H, 'W')
     add('weeks', nw, nw * expected_spend(fit_gamma_gamma(wk, spend_penalizer), wk))

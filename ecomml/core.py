@@ -12,13 +12,14 @@ import yaml
 
 # %% auto 0
 __all__ = ['CUSTOMER_ID', 'INVOICE_NO', 'STOCK_CODE', 'DESCRIPTION', 'INVOICE_DATE', 'QUANTITY', 'UNIT_PRICE', 'REVENUE',
-           'COUNTRY', 'CUTOFF', 'LINE_ID', 'TX_COLUMNS', 'ACTIVITY', 'FEATURES', 'MODEL_WORDS', 'CURRENCY_SYMBOLS',
-           'COUNTRY_NAMES', 'DATA_RAW', 'DATA_INTERIM', 'DATA_FEATURES', 'DATA_SCORES', 'DATA_CACHE', 'MODELS',
-           'REPORTS', 'METRICS', 'PLOTS', 'PARQUET_ROW_GROUP', 'model_words', 'currency_symbol', 'shop_currency',
-           'in_currency', 'source_info', 'shop_name', 'country_name', 'project_root', 'atomic_path', 'write_parquet',
-           'release_memory', 'write_outputs', 'load_params', 'notebook_title', 'render_html', 'external_resources',
-           'stage_notebook', 'notebook_parameters', 'StageFailed', 'StageSkipped', 'skip_stage', 'pipeline_cells',
-           'run_stage', 'same_arithmetic', 'stage_cli', 'in_processes', 'auto_cutoffs', 'resolve_cutoffs']
+           'COUNTRY', 'CUTOFF', 'LINE_ID', 'TX_COLUMNS', 'ACTIVITY', 'FEATURES', 'TARGETS', 'DTYPES', 'DAYS_PER_PERIOD',
+           'MODEL_WORDS', 'CURRENCY_SYMBOLS', 'COUNTRY_NAMES', 'DATA_RAW', 'DATA_INTERIM', 'DATA_FEATURES',
+           'DATA_SCORES', 'DATA_CACHE', 'MODELS', 'REPORTS', 'METRICS', 'PLOTS', 'PARQUET_ROW_GROUP',
+           'activity_windows', 'model_words', 'currency_symbol', 'shop_currency', 'in_currency', 'source_info',
+           'shop_name', 'country_name', 'project_root', 'atomic_path', 'write_parquet', 'release_memory',
+           'write_outputs', 'load_params', 'notebook_title', 'render_html', 'external_resources', 'stage_notebook',
+           'notebook_parameters', 'StageFailed', 'StageSkipped', 'skip_stage', 'pipeline_cells', 'run_stage',
+           'same_arithmetic', 'stage_cli', 'in_processes', 'auto_cutoffs', 'resolve_cutoffs']
 
 # %% ../nbs/00_core.ipynb
 CUSTOMER_ID, INVOICE_NO, STOCK_CODE, DESCRIPTION = 'customer_id', 'invoice_no', 'stock_code', 'description'
@@ -30,6 +31,20 @@ ACTIVITY = ['purchase_days_30d', 'revenue_30d', 'purchase_days_90d', 'revenue_90
 FEATURES = ['frequency', 'recency', 'T', 'monetary_value', 'recency_days', 'tenure_days', 'n_orders', 'revenue_total',
             'avg_order_value', 'median_order_value', 'max_order_value', 'avg_lines_per_order', 'avg_items_per_order', 'n_products',
             'share_extreme_lines', COUNTRY, 'home_market', 'ipt_mean_days', 'ipt_std_days', 'recency_over_ipt', 'n_return_lines', 'returned_value', 'return_rate', *ACTIVITY]
+TARGETS = ['target_orders', 'target_purchase_days', 'target_revenue', 'target_bought']
+# the store's column types, its periods and its activity windows: here, not in ecomml.features, so that the API's one-customer
+# path (ecomml.scoring.history_row) builds the store's row without importing Ibis
+DTYPES = {**{f: 'float64' for f in FEATURES + TARGETS}, CUSTOMER_ID: 'int64', 'n_orders': 'int64', 'n_products': 'int64',
+          'n_return_lines': 'int64', 'horizon_days': 'int64', COUNTRY: 'string'}
+DAYS_PER_PERIOD = {'D': 1.0, 'W': 7.0, 'M': 365.25 / 12}     # common.time_unit: the BTYD summary's recency and T in days, weeks or months
+
+def activity_windows(cutoff, # a timestamp
+                     horizon_days: int = 90) -> dict:
+    "The windows `[lo, hi)`: the last 30 and 90 days before `cutoff`, and last year's season (the target window a year earlier, stopped at the cutoff)."
+    import pandas as pd
+    cutoff = pd.Timestamp(cutoff); ly = cutoff - pd.Timedelta(days=365)
+    return {'30d': (cutoff - pd.Timedelta(days=30), cutoff), '90d': (cutoff - pd.Timedelta(days=90), cutoff),
+            'last_year': (ly, min(ly + pd.Timedelta(days=horizon_days), cutoff))}
 
 
 # %% ../nbs/00_core.ipynb

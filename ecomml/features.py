@@ -15,14 +15,13 @@ from ibis import _ as it          # `it.col`: a column of the table at hand (`_`
 from .core import *
 
 # %% auto 0
-__all__ = ['ENGINES', 'DAYS_PER_PERIOD', 'TARGETS', 'DTYPES', 'SCORE_TABLES', 'PERIOD_WORDS', 'FEATURE_WORDS', 'connect',
-           'engine_table', 'data_span', 'net_lines', 'before', 'line_parts', 'btyd_expr', 'btyd_summary',
-           'extreme_thresholds', 'order_parts', 'product_counts', 'home_market', 'store_home_market',
-           'inter_purchase_expr', 'inter_purchase', 'order_expr', 'order_features', 'return_expr', 'return_features',
-           'targets_expr', 'window_inside', 'targets', 'activity_windows', 'activity_expr', 'activity_features',
-           'customer_features_expr', 'customer_features', 'feature_store', 'feature_store_to_parquet',
-           'customer_features_sql', 'run_features_sql', 'feature_words', 'feature_phrase', 'coverage',
-           'coverage_problems', 'check_cutoffs']
+__all__ = ['ENGINES', 'SCORE_TABLES', 'PERIOD_WORDS', 'FEATURE_WORDS', 'connect', 'engine_table', 'data_span', 'net_lines',
+           'before', 'line_parts', 'btyd_expr', 'btyd_summary', 'extreme_thresholds', 'order_parts', 'product_counts',
+           'home_market', 'store_home_market', 'inter_purchase_expr', 'inter_purchase', 'order_expr', 'order_features',
+           'return_expr', 'return_features', 'targets_expr', 'window_inside', 'targets', 'activity_expr',
+           'activity_features', 'customer_features_expr', 'customer_features', 'feature_store',
+           'feature_store_to_parquet', 'customer_features_sql', 'run_features_sql', 'feature_words', 'feature_phrase',
+           'coverage', 'coverage_problems', 'check_cutoffs']
 
 # %% ../nbs/02_features.ipynb
 ENGINES = ('duckdb', 'pyspark')
@@ -91,7 +90,6 @@ def _day(ts) -> ibis.Expr:
     "Whole days since 1970-01-01 of a timestamp."
     return ts.date().delta(ibis.date(1970, 1, 1), unit='day')
 
-DAYS_PER_PERIOD = {'D': 1.0, 'W': 7.0, 'M': 365.25 / 12}     # common.time_unit: the BTYD summary's recency and T in days, weeks or months
 
 def net_lines(tx: ibis.Table, # transactions: sale lines and netting lines (`kind`), as `clean` writes them
               at: pd.Timestamp, # only lines strictly before this instant are seen
@@ -258,13 +256,7 @@ def targets(tx: pd.DataFrame, cutoff: pd.Timestamp, horizon_days: int,
     return _run(targets_expr(ibis.memtable(tx), cutoff, horizon_days)) if window_inside(cutoff, horizon_days, data_end) else None
 
 # %% ../nbs/02_features.ipynb
-# ACTIVITY and FEATURES (the store's feature columns) live in ecomml.core: params.yaml's schema checks names against them
-
-def activity_windows(cutoff: pd.Timestamp, horizon_days: int = 90) -> dict:
-    "The windows `[lo, hi)`: the last 30 and 90 days before `cutoff`, and last year's season (the target window a year earlier, stopped at the cutoff)."
-    cutoff = pd.Timestamp(cutoff); ly = cutoff - pd.Timedelta(days=365)
-    return {'30d': (cutoff - pd.Timedelta(days=30), cutoff), '90d': (cutoff - pd.Timedelta(days=90), cutoff),
-            'last_year': (ly, min(ly + pd.Timedelta(days=horizon_days), cutoff))}
+# ACTIVITY, FEATURES, TARGETS, DTYPES, DAYS_PER_PERIOD and activity_windows live in ecomml.core: params.yaml's schema checks names against them, and the API builds a store row without Ibis
 
 def activity_expr(parts: ibis.Table, # roll-up rows before the cutoff (`order_parts` or `line_parts`)
                   cutoff: pd.Timestamp, # the cutoff
@@ -290,10 +282,6 @@ def activity_features(tx: pd.DataFrame, # clean transactions
     return _run(activity_expr(line_parts(net_lines(ibis.memtable(tx), cutoff)), cutoff, horizon_days, start))[ACTIVITY]
 
 # %% ../nbs/02_features.ipynb
-TARGETS = ['target_orders', 'target_purchase_days', 'target_revenue', 'target_bought']
-DTYPES = {**{f: 'float64' for f in FEATURES + TARGETS}, CUSTOMER_ID: 'int64', 'n_orders': 'int64', 'n_products': 'int64',
-          'n_return_lines': 'int64', 'horizon_days': 'int64', COUNTRY: 'string'}
-
 def customer_features_expr(tx: ibis.Table, # clean transactions
                            returns: ibis.Table, # returns table
                            cutoff: pd.Timestamp, # nothing on or after it is seen by a feature
