@@ -5,11 +5,15 @@
    due at its time whether or not earlier ones have returned; latency counts from that time, so queueing shows), from
    an asyncio client in this process (raw HTTP/1.1 keep-alive; one Python process sends 500 rps easily this way);
 3. the same rate with `hey` (Debian's load tool) on one customer, as a cross-check of the client;
-4. POST /score with one real customer's raw history, 200 requests one after the other, then the histories of 300 other
-   random real customers, one request each (a mix of sizes: latency grows with the lines sent);
-5. the server's memory (RSS and USS) after all of it, and the memory of a process that only imports what the server
+4. POST /score with one real customer's raw history, 200 requests one after the other on a keep-alive connection, then
+   the histories of 300 other random real customers, one request each (a mix of sizes: latency grows with the lines sent);
+5. POST /score from 4 clients at once (closed loop, 2,000 requests), then 10,000 more at a random as_of each: throughput,
+   latency, and the server's RSS before, between and after (it must stay flat whatever the as_of);
+6. the server's memory (RSS, PSS and USS) after all of it, and the memory of a process that only imports what the server
    imports (the floor that no loading can go under);
-6. with `--memory-limit MB`: all of the above with the server in a memory cgroup of that limit, as in a container
+7. the concurrent run of 5 again on `ecomml-serve --workers 2` (pre-forked from the loaded service): start-up,
+   throughput and latency, and the memory of the loader and its workers summed (RSS, and PSS, which counts shared pages once);
+8. with `--memory-limit MB`: all of the above with the server in a memory cgroup of that limit, as in a container
    (cgroup v2 or v1; needs root). The page cache is dropped first where allowed, so that the libraries and files the
    server reads are charged to its group, as in a fresh container. Reports the group's peak, how often it hit the
    limit and whether the kernel killed the server. This answers "how much memory must the service be given".
@@ -19,7 +23,8 @@ hypervisor during the run are recorded with each run: this machine's speed varie
 latencies of POST /score and start-up follow it.
 
 Run from the project root after `dvc repro`: `python benchmarks/api_load.py` (needs `hey` for step 3: apt-get install hey).
-Results are printed as JSON and a Markdown table; copy them to RESULTS.md with the hardware."""
+Results are printed as JSON and a Markdown table of issue 33's goals, each against the CPU reference; copy them to
+RESULTS.md with the hardware. `make bench-api` runs it (~5 min)."""
 import argparse, asyncio, json, os, platform, random, shutil, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 
@@ -91,14 +96,18 @@ def hey(url: str, rate: int, seconds: int) -> dict | None:
 
 
 def score_bench(url: str, body: bytes, n: int) -> dict:
-    lat, bad = [], 0
+    "POST /score `n` times one after the other on one keep-alive connection (as a client library sends them): latency of each."
+    import http.client
+    host, port = url.split('//')[1].split(':')
+    c, lat, bad = http.client.HTTPConnection(host, int(port), timeout=10), [], 0
     for _ in range(n):
-        req = urllib.request.Request(url + '/score', data=body, headers={'content-type': 'application/json'})
         t = time.perf_counter()
         try:
-            with urllib.request.urlopen(req, timeout=10) as r: r.read()
-        except OSError: bad += 1        # an HTTP error status (HTTPError), a timeout or a dropped connection: an error, timed as it came
+            c.request('POST', '/score', body=body, headers={'content-type': 'application/json'})
+            r = c.getresponse(); r.read(); bad += r.status != 200
+        except OSError: bad += 1; c.close(); c = http.client.HTTPConnection(host, int(port), timeout=10)     # a timeout or a dropped connection: an error, timed as it came
         lat.append((time.perf_counter() - t) * 1000)
+    c.close()
     a = np.array(lat)
     return dict(requests=n, lines=len(json.loads(body)['lines']), p50_ms=round(float(np.percentile(a, 50)), 1), p99_ms=round(float(np.percentile(a, 99)), 1),
                 max_ms=round(float(a.max()), 1), errors=bad)
@@ -236,8 +245,8 @@ class MemoryGroup:
 
 
 def imports_only_mb() -> float:
-    "RSS of a process that imports what `ecomml-serve` imports (the API, the scorer's models and DuckDB) and loads nothing."
-    code = ("import ecomml.api, ecomml.btyd, ecomml.churn, ecomml.clv, ecomml.segments, ecomml.features, skops.io, duckdb, uvicorn, fastapi_offline\n"
+    "RSS of a process that imports what `ecomml-serve` imports (the API, the scorer's model modules, skops; no Ibis or DuckDB since issue 33) and loads nothing."
+    code = ("import ecomml.api, ecomml.btyd, ecomml.churn, ecomml.clv, ecomml.segments, skops.io, uvicorn, fastapi_offline\n"
             "print([l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1])")
     return round(int(subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout) / 1024)
 
@@ -251,10 +260,39 @@ def goals_table(r: dict) -> str:
     out += [f'| {n} | {m} | {v / ref:.3f} × | ≤ {g} × | {"yes" if v / ref <= g else "**no**"} |' for n, v, m, g in rows]
     out.append(f"| POST /score, {c['clients']} clients at once: throughput | {c['rps']} requests/s | | ≥ 100 requests/s | {'yes' if c['rps'] >= 100 else '**no**'} |")
     out.append(f"| POST /score, {c['clients']} clients at once: p99 | {c['p99_ms']} ms | | ≤ 100 ms | {'yes' if c['p99_ms'] <= 100 else '**no**'} |")
+    if (pf := r.get('pre_forked')):
+        c2, w = pf['post_score_concurrent'], pf['workers']
+        out.append(f"| the same, `--workers {w}`: throughput | {c2['rps']} requests/s | | ≥ 100 requests/s | {'yes' if c2['rps'] >= 100 else '**no**'} |")
+        out.append(f"| the same, `--workers {w}`: p99 | {c2['p99_ms']} ms | | ≤ 100 ms | {'yes' if c2['p99_ms'] <= 100 else '**no**'} |")
     m = r['post_score_any_as_of']['rss_mb_before_after_first_after_all']
     out.append(f"| RSS after the load (idle {r['rss_idle_mb']} MB) | {r['rss_after_mb']} MB | | ≤ 300 MB | {'yes' if r['rss_after_mb'] <= 300 else '**no**'} |")
+    if pf:
+        ma = pf['memory_after']
+        out.append(f"| `--workers {w}` after the load, the loader and {w} workers: RSS summed (PSS summed: shared pages counted once) | {ma['rss_mb']} MB ({ma['pss_mb']} MB) | | ≤ 300 MB | {'yes' if ma['rss_mb'] <= 300 else '**no**'} |")
     out.append(f"| RSS over {r['post_score_any_as_of']['requests']:,} POST /score with any as_of: before, after the first {c['requests']:,}, after all | {' → '.join(map(str, m))} MB | | flat | {'yes' if m[2] - m[1] <= 5 else '**no**'} |")
     return '\n'.join(out)
+
+
+def start_server(port: int, workers: int = 1, group=None) -> tuple:
+    "`ecomml-serve --port P --workers N` started; (process, seconds from start to the first 200 of /health)."
+    exe, url = Path(sys.executable).parent/'ecomml-serve', f'http://127.0.0.1:{port}'
+    t0 = time.perf_counter()
+    p = subprocess.Popen([str(exe), '--port', str(port), '--workers', str(workers)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         preexec_fn=group.preexec if group else None)
+    while True:
+        if p.poll() is not None: sys.exit(f'ecomml-serve exited: {p.stdout.read()}')
+        try:
+            with urllib.request.urlopen(url + '/health', timeout=1) as r:
+                if r.status == 200: break
+        except OSError: time.sleep(0.05)
+    return p, time.perf_counter() - t0
+
+
+def tree_memory(pid: int) -> dict:
+    "RSS, PSS (shared pages split between the processes that share them) and USS of a process and its children, summed, in MB: a pre-forked server's memory."
+    procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    m = [q.memory_full_info() for q in procs]
+    return dict(processes=len(procs), rss_mb=round(sum(x.rss for x in m) / 2**20), pss_mb=round(sum(x.pss for x in m) / 2**20), uss_mb=round(sum(x.uss for x in m) / 2**20))
 
 
 def main():
@@ -265,24 +303,15 @@ def main():
     ap.add_argument('--clients', type=int, default=4, help='POST /score clients at once')
     ap.add_argument('--concurrent-requests', type=int, default=2_000, help='POST /score requests of the concurrent run')
     ap.add_argument('--as-of-requests', type=int, default=10_000, help='POST /score requests at random as_of dates (memory must stay flat)')
+    ap.add_argument('--workers', type=int, default=2, help='the concurrent run again on `ecomml-serve --workers N` (0: skip)')
     ap.add_argument('--memory-limit', type=int, metavar='MB', help='run the server in a memory cgroup of this limit (needs root)')
     a = ap.parse_args()
     root = Path.cwd()
     group = MemoryGroup(a.memory_limit) if a.memory_limit else None
     cpu, ticks = cpu_reference_s(), cpu_ticks()
     port = free_port(); url = f'http://127.0.0.1:{port}'
-    exe = Path(sys.executable).parent/'ecomml-serve'
-    t0 = time.perf_counter()
-    p = subprocess.Popen([str(exe), '--port', str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         preexec_fn=group.preexec if group else None)
+    p, startup = start_server(port, 1, group)
     try:
-        while True:
-            if p.poll() is not None: sys.exit(f'ecomml-serve exited: {p.stdout.read()}')
-            try:
-                with urllib.request.urlopen(url + '/health', timeout=1) as r:
-                    if r.status == 200: break
-            except OSError: time.sleep(0.05)
-        startup = time.perf_counter() - t0
         proc = psutil.Process(p.pid)
         rss_idle = proc.memory_info().rss
         ids = pd.read_parquet(root/'data/scores/clv.parquet').customer_id.tolist()
@@ -299,16 +328,26 @@ def main():
         rest = score_clients(port, as_of_bodies, a.clients, a.as_of_requests)
         rss_as_of = [round(rss_before_as_of / 2**20), round(rss_mid / 2**20), round(proc.memory_info().rss / 2**20)]
         mem = proc.memory_full_info()
-        res = dict(machine=f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB",
-                   cpu_reference_s=cpu, cpu_steal_share=steal_share(ticks, cpu_ticks()), client='same machine, loopback',
-                   memory_group=group.report() if group else None, startup_s=round(startup, 2), rss_idle_mb=round(rss_idle / 2**20), rss_after_mb=round(mem.rss / 2**20),
-                   uss_after_mb=round(mem.uss / 2**20), customers=len(ids), get_customer_open_loop=get, get_customer_hey_one_id=one,
-                   imports_only_rss_mb=imports_only_mb(), post_score=dict(customer=cid, **score), post_score_mix=mix,
-                   post_score_concurrent=four, post_score_any_as_of=dict(**rest, rss_mb_before_after_first_after_all=rss_as_of))
-        print(json.dumps(res, indent=2))
-        print(goals_table(res))
     finally:
         p.terminate(); p.wait(timeout=10)
+    pre = None
+    if a.workers > 1:           # the same concurrent load on a pre-forked server: the second core answers too
+        port2 = free_port()
+        p2, startup2 = start_server(port2, a.workers, group)
+        try:
+            m_idle = tree_memory(p2.pid)
+            run = score_clients(port2, as_of_bodies[:a.concurrent_requests], a.clients, a.concurrent_requests)
+            pre = dict(workers=a.workers, startup_s=round(startup2, 2), memory_idle=m_idle, memory_after=tree_memory(p2.pid), post_score_concurrent=run)
+        finally:
+            p2.terminate(); p2.wait(timeout=20)
+    res = dict(machine=f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB",
+               cpu_reference_s=cpu, cpu_steal_share=steal_share(ticks, cpu_ticks()), client='same machine, loopback',
+               memory_group=group.report() if group else None, startup_s=round(startup, 2), rss_idle_mb=round(rss_idle / 2**20), rss_after_mb=round(mem.rss / 2**20),
+               uss_after_mb=round(mem.uss / 2**20), pss_after_mb=round(mem.pss / 2**20), customers=len(ids), get_customer_open_loop=get, get_customer_hey_one_id=one,
+               imports_only_rss_mb=imports_only_mb(), post_score=dict(customer=cid, **score), post_score_mix=mix,
+               post_score_concurrent=four, post_score_any_as_of=dict(**rest, rss_mb_before_after_first_after_all=rss_as_of), pre_forked=pre)
+    print(json.dumps(res, indent=2))
+    print(goals_table(res))
 
 
 if __name__ == '__main__':

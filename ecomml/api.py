@@ -242,7 +242,7 @@ def create_app(service: Service) -> 'FastAPI':
     def score(req: ScoreRequest):
         "CLV, expected purchases, churn probability and risk band, segment and cluster of one customer's lines at `as_of`, with the stored models."
         as_of = pd.Timestamp(req.as_of)
-        lines = [l.model_dump() for l in req.lines]
+        lines = req.model_dump()['lines']          # one call: half the time of a dump per line
         try: h = service.scorer.history(lines)
         except HistoryError as e: return _detail(422, str(e), e.field)
         row = service.scorer.features(h, as_of)
@@ -285,14 +285,27 @@ def settle():
     gc.collect(); release_memory()      # Arrow's unused pages, glibc's free heap
     gc.freeze()
 
+def _gunicorn(app, host: str, port: int, workers: int):
+    "Serve `app`, already loaded in this process, from `workers` processes forked from it (gunicorn's pre-fork server with uvicorn's worker): they share what was loaded, copy on write."
+    from gunicorn.app.base import BaseApplication
+    class Preloaded(BaseApplication):
+        def load_config(self):
+            for k, v in {'bind': f'{host}:{port}', 'workers': workers, 'worker_class': 'uvicorn_worker.UvicornWorker', 'preload_app': True,
+                         'loglevel': 'warning', 'accesslog': None, 'timeout': 60, 'graceful_timeout': 10}.items(): self.cfg.set(k, v)
+        def load(self): return app
+    Preloaded().run()
+
 def serve_cli(argv: list | None = None):
-    "`ecomml-serve [--host H] [--port P] [--version vX.Y.Z | --stage prod]`: serve the scores over HTTP."
+    "`ecomml-serve [--host H] [--port P] [--workers N] [--version vX.Y.Z | --stage prod]`: serve the scores over HTTP."
     import argparse, uvicorn
     ap = argparse.ArgumentParser(prog='ecomml-serve', description=serve_cli.__doc__)
     ap.add_argument('--host', default='127.0.0.1'); ap.add_argument('--port', type=int, default=8000)
+    ap.add_argument('--workers', type=int, default=1, help='processes that answer requests (default 1; 2 on two cores: ~40%% more POST /score '
+                    'throughput for ~55 MB more memory, the scores loaded once and shared)')
     ap.add_argument('--version', help='one version for every model (default: prod, else the latest, else the working tree)')
     ap.add_argument('--stage', help='a stage for every model, e.g. prod')
     a = ap.parse_args(argv)
+    if not 1 <= a.workers <= 64: ap.error(f'--workers must be between 1 and 64, got {a.workers}')
     import pyarrow as pa
     from threadpoolctl import threadpool_limits
     threadpool_limits(1)                              # one request's arithmetic is tiny: BLAS and OpenMP threads only contend for the two cores
@@ -301,5 +314,6 @@ def serve_cli(argv: list | None = None):
     except (RegistryError, FileNotFoundError) as e: sys.exit(f"ecomml-serve: {e}")
     settle()
     print(f"ecomml-serve: {len(service.customer_json):,} customers at {service.as_of:%Y-%m-%d}, models "
-          + ', '.join(f'{k} {v}' for k, v in service.versions.items()) + f"; loaded in {service.startup_s:.1f} s", flush=True)
+          + ', '.join(f'{k} {v}' for k, v in service.versions.items()) + f"; loaded in {service.startup_s:.1f} s" + (f"; {a.workers} workers" if a.workers > 1 else ''), flush=True)
+    if a.workers > 1: return _gunicorn(create_app(service), a.host, a.port, a.workers)
     uvicorn.run(create_app(service), host=a.host, port=a.port, workers=1, log_level='warning', access_log=False)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_scoring.ipynb 2
 from __future__ import annotations
-import json, re
+import datetime, json, re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -16,7 +16,7 @@ from .registry import RegistryError
 
 # %% auto 0
 __all__ = ['SCORE_FILES', 'RAW_COLUMNS', 'LINE_FIELDS', 'TX_SCHEMA', 'RETURNS_SCHEMA', 'monthly_spend', 'customer_records',
-           'HistoryError', 'clean_history', 'History', 'fast_clean', 'history_of', 'history_row', 'Scorer']
+           'HistoryError', 'clean_history', 'History', 'fast_clean', 'history_of', 'history_row', 'TreeSum', 'Scorer']
 
 # %% ../nbs/08_scoring.ipynb
 SCORE_FILES = {'clv': ['data/scores/clv.parquet'], 'churn': ['data/scores/churn.parquet', 'data/features/customers.parquet', 'data/features/settings.json',
@@ -134,7 +134,11 @@ class History(NamedTuple):
     returns: list      # (time in ns, revenue) of each product cancellation line (netted, partly netted or unmatched)
     times: np.ndarray  # time in ns of every line of the clean transactions (sales, netting lines, credits): the response's line counts
 
-def _ns(t) -> int: return pd.Timestamp(t).value
+def _ns(t) -> int:
+    "Nanoseconds since 1970 of a timestamp: a plain `datetime` (what the API's model gives) by arithmetic, ~10 times faster than through pandas."
+    if type(t) is datetime.datetime and t.tzinfo is None: return (t - _EPOCH) // _US * 1000
+    return pd.Timestamp(t).value
+_EPOCH, _US = datetime.datetime(1970, 1, 1), datetime.timedelta(microseconds=1)
 
 def fast_clean(lines: list, # dicts with ecomml's field names (LINE_FIELDS), typed as the API's model types them
                ingest: dict, # the ingest params
@@ -154,17 +158,17 @@ def fast_clean(lines: list, # dicts with ecomml's field names (LINE_FIELDS), typ
     if any(inv_none) and not all(inv_none): return None            # a missing order id among others: parse_types names it
     if any(code_none) and not all(code_none): return None
     no_orders = all(inv_none)
-    hi = (pd.Timestamp.today() if today is None else pd.Timestamp(today)).normalize() + pd.Timedelta(days=1)
+    hi = _ns((pd.Timestamp.today() if today is None else pd.Timestamp(today)).normalize() + pd.Timedelta(days=1))
     rows = []
     for i, l in enumerate(lines):
-        when = pd.Timestamp(l['invoice_date'])
-        if when >= hi or when.year < 1970: return None
+        when = _ns(l['invoice_date'])
+        if not 0 <= when < hi: return None
         q, p = l['quantity'], l['unit_price']
         if not isinstance(q, (int, np.integer)) or isinstance(q, bool) or not isinstance(p, (int, float)) or not np.isfinite(p): return None
-        inv = f'{when:%Y%m%d%H%M%S}' if no_orders else str(l['invoice_no']).strip()
+        inv = f"{pd.Timestamp(when):%Y%m%d%H%M%S}" if no_orders else str(l['invoice_no']).strip()
         code = None if code_none[i] else str(l['stock_code']).strip()
         desc = l.get('description'); desc = None if desc is None else str(desc).strip()
-        rows.append((inv, code, desc, int(q), when.value, float(p), l.get('country'), int(q) * float(p), i))
+        rows.append((inv, code, desc, int(q), when, float(p), l.get('country'), int(q) * float(p), i))
     # the rules of `cleaning_rules`, in order, each on the lines still in play; equal lines are one line entered twice where orders have ids
     seen, alive = set(), []
     for r in rows:
@@ -306,6 +310,43 @@ def history_row(h: History, # from `fast_clean` or `history_of`
 
 
 # %% ../nbs/08_scoring.ipynb
+class TreeSum:
+    """One row's churn probability from a fitted `HistGradientBoostingClassifier` (binary, numeric features), its trees walked
+    together in NumPy: what `predict_proba` computes for a row, summed in the same order (the same bits), without its
+    per-call checks and one call per tree (~1.3 ms of a request). `of` gives None for any other model."""
+    @classmethod
+    def of(cls, model) -> 'TreeSum | None':
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        ok = (type(model) is HistGradientBoostingClassifier and getattr(model, 'n_trees_per_iteration_', 0) == 1 and hasattr(model, '_predictors')
+              and getattr(model, 'is_categorical_', None) is None and hasattr(model, 'feature_names_in_'))
+        return cls(model) if ok else None
+
+    def __init__(self, model):
+        nodes = [p[0].nodes for p in model._predictors]
+        start = np.cumsum([0] + [len(n) for n in nodes[:-1]])
+        n = np.concatenate(nodes)
+        off = np.repeat(start, [len(x) for x in nodes])
+        self.root, self.leaf, self.value = start, n['is_leaf'].astype(bool), n['value'].astype(float)
+        self.feature, self.threshold, self.missing_left = n['feature_idx'].astype(np.intp), n['num_threshold'].astype(float), n['missing_go_to_left'].astype(bool)
+        self.left, self.right = n['left'].astype(np.intp) + off, n['right'].astype(np.intp) + off
+        self.depth = int(n['depth'].max())
+        self.baseline = float(np.asarray(model._baseline_prediction).ravel()[0])
+        self.columns = list(model.feature_names_in_)
+
+    def proba(self, x: np.ndarray) -> float:
+        "P(class 1) of one row `x` (the features in the order of `columns`)."
+        from scipy.special import expit
+        node = self.root
+        for _ in range(self.depth):
+            v = x[self.feature[node]]
+            go_left = np.where(np.isnan(v), self.missing_left[node], v <= self.threshold[node])
+            node = np.where(self.leaf[node], node, np.where(go_left, self.left[node], self.right[node]))
+        raw = 0.0 + self.baseline                      # as `_raw_predict` adds them: the baseline, then each tree's value in turn
+        for v in self.value[node].tolist(): raw += v
+        return float(expit(np.array([raw]))[0])
+
+
+# %% ../nbs/08_scoring.ipynb
 class _Col(np.ndarray):
     "A one-element column, read as the batch functions read a frame's column (`.to_numpy()`)."
     def to_numpy(self, dtype=None) -> np.ndarray: return np.asarray(self, dtype)
@@ -335,6 +376,7 @@ class Scorer:
         # one customer's scaled inputs and nearest centre in NumPy: what `transform` and `predict` compute, without their checks (~1.8 ms a request)
         self._mean, self._scale, self._centres = (np.asarray(a, float) for a in (self.scaler.mean_, self.scaler.scale_, self.kmeans.cluster_centers_))
         self._churn_cols = list(getattr(self.churn_model, 'feature_names_in_', []))     # the columns in the order the classifier was fitted on
+        self._trees = TreeSum.of(self.churn_model)       # gradient boosting's trees walked in NumPy (None: another model, asked through scikit-learn)
         self.reference = models['segments'].objects['rfm_reference.npz']
         self.score_date = pd.Timestamp(self.clv['score_date'])
         p = self.clv['params']; need = {str(h) for h in p['score_horizons_days']} | {str(p['clv_months'] * 30)}
@@ -375,9 +417,11 @@ class Scorer:
         if_active = purchases_if_alive(self.btyd, one, H, unit) * expected_spend(self.gg, one) * (sea[str(H)]['revenue'] if str(H) in sea else 1.0)
         alive = None if not self.clv['p_alive']['available'] else float(np.asarray(self.btyd.conditional_probability_alive(
             one.frequency.to_numpy(float), one.recency.to_numpy(float), one['T'].to_numpy(float)), float)[0])
-        X = (pd.DataFrame(np.array([[r[c] for c in self._churn_cols]], float), columns=self._churn_cols) if self._churn_cols   # `model_inputs` of one row, built directly
-             else model_inputs(row, self.churn_name))
-        prob = float(self.churn_model.predict_proba(X)[:, 1][0])
+        if self._trees: prob = self._trees.proba(np.array([r[c] for c in self._trees.columns], float))
+        else:
+            X = (pd.DataFrame(np.array([[r[c] for c in self._churn_cols]], float), columns=self._churn_cols) if self._churn_cols   # `model_inputs` of one row, built directly
+                 else model_inputs(row, self.churn_name))
+            prob = float(self.churn_model.predict_proba(X)[:, 1][0])
         th = self.seg.get('rfm_thresholds', {})       # the segments stage's thresholds (RFM_EDGES and 90 days if an older card has none)
         rfm = rfm_place(r, self.reference, th.get('recency_days', RFM_EDGES['recency_days']), th.get('orders', RFM_EDGES['orders']))
         is_new = pd.Series([float(r['tenure_days']) <= th.get('new_days', 90)])

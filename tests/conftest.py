@@ -132,12 +132,12 @@ def cdnow_repo(tmp_path_factory):
 
 
 @contextlib.contextmanager
-def ecomml_serve(root: Path, wait_s: float = 90):
-    "`ecomml-serve` as a user starts it, in `root`, on a free loopback port: (its URL, seconds until /health answered); stopped at the end."
+def ecomml_serve(root: Path, wait_s: float = 90, args: tuple = ()):
+    "`ecomml-serve` as a user starts it, in `root`, on a free loopback port, with `args`: (its URL, seconds until /health answered[, the process]); stopped at the end."
     import socket, subprocess, sys, time, urllib.request
     with socket.socket() as s: s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
     t0 = time.perf_counter()
-    p = subprocess.Popen([str(Path(sys.executable).parent/'ecomml-serve'), '--port', str(port)], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    p = subprocess.Popen([str(Path(sys.executable).parent/'ecomml-serve'), '--port', str(port), *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f'http://127.0.0.1:{port}'
     try:
         while True:
@@ -147,6 +147,6 @@ def ecomml_serve(root: Path, wait_s: float = 90):
                     if r.status == 200: break
             except OSError: time.sleep(0.1)
             if time.perf_counter() - t0 > wait_s: raise AssertionError(f'ecomml-serve did not answer within {wait_s:.0f} s')
-        yield url, time.perf_counter() - t0
+        yield (url, time.perf_counter() - t0, p) if args else (url, time.perf_counter() - t0)
     finally:
-        p.terminate(); p.wait(timeout=10)
+        p.terminate(); p.wait(timeout=20)

@@ -169,6 +169,18 @@ def test_one_history_gives_the_feature_store_row(root, raw, service):
     assert checked == len(store) and fast >= 0.9 * store.customer_id.nunique()
 
 
+def test_churn_trees_walked_in_numpy_give_scikit_learns_probability(root, service):
+    "Where churn is gradient boosting, the scorer walks its trees in NumPy (`TreeSum`): every customer's probability at the score date equals predict_proba's, bit for bit."
+    from ecomml.churn import model_inputs
+    sc = service.scorer
+    if sc._trees is None: pytest.skip(f"churn model is {sc.churn_name}: scored through scikit-learn")
+    store = pd.read_parquet(root/'data/features/customers.parquet')
+    now = store[store.cutoff == store.cutoff.max()]
+    X = model_inputs(now, sc.churn_name)
+    assert list(X.columns) == sc._trees.columns
+    assert [sc._trees.proba(x) for x in X.to_numpy(float)] == sc.churn_model.predict_proba(X)[:, 1].tolist()
+
+
 def test_the_service_runs_without_ibis_or_duckdb(root, raw, tmp_path):
     "The API loads and scores a history without importing Ibis or DuckDB (~35 MB and 0.6 s of start-up that the per-request path does not need)."
     import subprocess, sys
@@ -286,6 +298,28 @@ def test_real_server_over_http(server, service):
     except urllib.error.HTTPError as e: assert e.code == 404
     with urllib.request.urlopen(f'{url}/version', timeout=5) as r: assert json.loads(r.read())['models']['churn']['version']
     print(f'ecomml-serve answered /health {startup:.1f} s after it was started')
+
+
+def test_pre_forked_workers_answer_alike(root, raw, service):
+    "`ecomml-serve --workers 2`: two worker processes forked from the loaded service answer GET and POST /score as one process does; a bad --workers is refused."
+    import concurrent.futures, subprocess, sys
+    import psutil
+    cid = int(raw.CustomerID.value_counts().index[0])
+    body = json.dumps({'as_of': f'{service.as_of:%Y-%m-%d}', 'lines': history(raw, cid)}).encode()
+    want = TestClient(create_app(service)).post('/score', content=body, headers={'content-type': 'application/json'}).json()
+    with ecomml_serve(root, 90, ('--workers', '2')) as (url, startup, p):
+        workers = psutil.Process(p.pid).children(recursive=True)
+        assert len(workers) == 2, workers
+        def post(_):
+            req = urllib.request.Request(url + '/score', data=body, headers={'content-type': 'application/json'})
+            with urllib.request.urlopen(req, timeout=30) as r: return r.status, json.loads(r.read())
+        with concurrent.futures.ThreadPoolExecutor(4) as ex: got = list(ex.map(post, range(40)))
+        assert all(s == 200 and j == want for s, j in got)
+        c = next(iter(service.customer_json))
+        with urllib.request.urlopen(f'{url}/customers/{c}', timeout=5) as r: assert json.loads(r.read()) == json.loads(service.customer_json[c])
+        assert sum(w.cpu_times().user > 0 for w in workers) == 2          # both answered some of them
+    bad = subprocess.run([str(Path(sys.executable).parent/'ecomml-serve'), '--workers', '0'], capture_output=True, text=True, cwd=root)
+    assert bad.returncode == 2 and '--workers must be between 1 and 64, got 0' in bad.stderr
 
 
 def test_docs_page_draws_offline_in_a_browser(server):
