@@ -285,7 +285,9 @@ def start_server(port: int, workers: int = 1, group=None) -> tuple:
             with urllib.request.urlopen(url + '/health', timeout=1) as r:
                 if r.status == 200: break
         except OSError: time.sleep(0.05)
-    return p, time.perf_counter() - t0
+    t = time.perf_counter() - t0
+    while workers > 1 and len(psutil.Process(p.pid).children(recursive=True)) < workers and time.perf_counter() - t0 < 60: time.sleep(0.05)    # every worker forked
+    return p, t
 
 
 def tree_memory(pid: int) -> dict:
