@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_scoring.ipynb 2
 from __future__ import annotations
-import datetime, json, re
+import bisect, datetime, json, math, re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -153,7 +153,7 @@ def fast_clean(lines: list, # dicts with ecomml's field names (LINE_FIELDS), typ
     cid = next(iter(ids))
     if isinstance(cid, str):
         if not cid.strip() or cid != cid.strip(): return None
-    elif not isinstance(cid, (int, np.integer)) or isinstance(cid, bool): return None
+    elif not isinstance(cid, (int, np.integer)) or isinstance(cid, bool) or abs(cid) > 2**53: return None     # the ingest rules read ids as floats: beyond 2^53 they round
     inv_none, code_none = [l.get('invoice_no') is None for l in lines], [l.get('stock_code') is None for l in lines]
     if any(inv_none) and not all(inv_none): return None            # a missing order id among others: parse_types names it
     if any(code_none) and not all(code_none): return None
@@ -172,7 +172,7 @@ def fast_clean(lines: list, # dicts with ecomml's field names (LINE_FIELDS), typ
     # the rules of `cleaning_rules`, in order, each on the lines still in play; equal lines are one line entered twice where orders have ids
     seen, alive = set(), []
     for r in rows:
-        key = r[:8]
+        key = (*r[:8], math.copysign(1.0, r[5]))      # the batch hashes a price's bits: -0.0 and 0.0 are two lines to it
         if not no_orders and key in seen: continue
         seen.add(key); alive.append(r)
     is_cancel = (lambda r: r[0].startswith(marker)) if marker else (lambda r: r[3] < 0)
@@ -192,19 +192,21 @@ def fast_clean(lines: list, # dicts with ecomml's field names (LINE_FIELDS), typ
     # its time, same unit price first, up to what is left of them
     by_code = {}
     for s in sorted(sales, key=lambda r: (r[4], r[8])): by_code.setdefault(s[1], []).append(s)
+    times = {k: [s[4] for s in v] for k, v in by_code.items()}
     left = {s[8]: s[3] for s in sales}
     undo, returns, credits = [], [], []
     for n, c in sorted(zip(nonprod, cancels), key=lambda x: (x[1][4], x[1][8])):
         if n:
             if c[1] in discount: credits.append(c[4])               # a discount: a credit line on its date
             continue
-        need, netted = -c[3], 0
-        cand = [s for s in by_code.get(c[1], []) if s[4] <= c[4]][::-1] if c[3] < 0 else []
+        need, cand = -c[3], by_code.get(c[1], [])
+        last = bisect.bisect_right(times.get(c[1], []), c[4]) - 1 if c[3] < 0 else -1      # the latest sale at or before the cancellation
         for same in (True, False):
-            for s in cand:
+            for i in range(last, -1, -1):
                 if need == 0: break
+                s = cand[i]
                 if left[s[8]] == 0 or (s[5] == c[5]) != same: continue
-                take = min(need, left[s[8]]); left[s[8]] -= take; need -= take; netted += take
+                take = min(need, left[s[8]]); left[s[8]] -= take; need -= take
                 undo.append((c[4], s[8], -take))
         returns.append((c[4], c[7]))
     sale_rows = [(s[8], s[0], s[1], s[4], s[3], s[5], s[6]) for s in sales]

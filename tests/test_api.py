@@ -147,7 +147,7 @@ def test_one_history_gives_the_feature_store_row(root, raw, service):
     built with Ibis on DuckDB: every customer's row at every cutoff, from the customer's raw lines as the API receives them."""
     from ecomml.api import ScoreRequest
     from ecomml.core import TARGETS
-    from ecomml.scoring import clean_history, fast_clean, history_of, history_row
+    from ecomml.scoring import HistoryError, clean_history, fast_clean, history_of, history_row
     store = pd.read_parquet(root/'data/features/customers.parquet')
     settings, ingest = service.scorer.settings, service.scorer.ingest
     cols = [c for c in store.columns if c not in TARGETS]
@@ -159,7 +159,7 @@ def test_one_history_gives_the_feature_store_row(root, raw, service):
         fast += h is not None
         if h is None:
             try: h = history_of(*clean_history(typed, ingest))
-            except Exception: assert not (store.customer_id == cid).any(), cid; continue     # nothing to score: not in the store either
+            except HistoryError: assert not (store.customer_id == cid).any(), cid; continue     # nothing to score: not in the store either
         for c in cuts:
             got, want = history_row(h, c, settings), by.get((cid, c))
             if want is None: assert got.empty, (cid, c); continue
@@ -317,7 +317,7 @@ def test_pre_forked_workers_answer_alike(root, raw, service):
         before = [w.cpu_times().user for w in workers]
         with concurrent.futures.ThreadPoolExecutor(4) as ex: got = list(ex.map(post, range(80)))
         assert all(s == 200 and j == want for s, j in got)
-        assert all(w.cpu_times().user > b for w, b in zip(workers, before)), 'one worker answered every request'
+        assert all(w.cpu_times().user > b + 0.02 for w, b in zip(workers, before)), 'one worker answered (nearly) every request'     # ~0.6 s of work; an idle worker's ticks are ~1 ms
         c = next(iter(service.customer_json))
         with urllib.request.urlopen(f'{url}/customers/{c}', timeout=5) as r: assert json.loads(r.read()) == json.loads(service.customer_json[c])
     bad = subprocess.run([str(Path(sys.executable).parent/'ecomml-serve'), '--workers', '0'], capture_output=True, text=True, cwd=root)
