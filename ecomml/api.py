@@ -290,7 +290,8 @@ def _gunicorn(app, host: str, port: int, workers: int):
     from gunicorn.app.base import BaseApplication
     class Preloaded(BaseApplication):
         def load_config(self):
-            for k, v in {'bind': f'[{host}]:{port}' if ':' in host else f'{host}:{port}', 'workers': workers,     # an IPv6 address in brackets 'worker_class': 'uvicorn_worker.UvicornWorker', 'preload_app': True,
+            bind = f'[{host}]:{port}' if ':' in host else f'{host}:{port}'      # an IPv6 address in brackets
+            for k, v in {'bind': bind, 'workers': workers, 'worker_class': 'uvicorn_worker.UvicornWorker', 'preload_app': True,
                          'loglevel': 'warning', 'accesslog': None, 'timeout': 60, 'graceful_timeout': 10}.items(): self.cfg.set(k, v)
         def load(self): return app
     Preloaded().run()

@@ -146,7 +146,10 @@ def ecomml_serve(root: Path, wait_s: float = 90, args: tuple = ()):
                 with urllib.request.urlopen(url + '/health', timeout=1) as r:
                     if r.status == 200: break
             except OSError: time.sleep(0.1)
-            if time.perf_counter() - t0 > wait_s: raise AssertionError(f'ecomml-serve did not answer within {wait_s:.0f} s')
+            if time.perf_counter() - t0 > wait_s:
+                p.kill(); raise AssertionError(f'ecomml-serve did not answer within {wait_s:.0f} s; it printed:\n{p.communicate(timeout=10)[0][-3000:]}')
         yield (url, time.perf_counter() - t0, p) if args else (url, time.perf_counter() - t0)
     finally:
-        p.terminate(); p.wait(timeout=20)
+        p.terminate()
+        try: p.wait(timeout=20)
+        except subprocess.TimeoutExpired: p.kill(); p.wait(timeout=10); raise AssertionError('ecomml-serve did not stop within 20 s of SIGTERM')

@@ -319,7 +319,8 @@ def test_pre_forked_workers_answer_alike(root, raw, service):
         assert all(s == 200 and j == want for s, j in got)
         assert all(w.cpu_times().user > b + 0.02 for w, b in zip(workers, before)), 'one worker answered (nearly) every request'     # ~0.6 s of work; an idle worker's ticks are ~1 ms
         c = next(iter(service.customer_json))
-        with urllib.request.urlopen(f'{url}/customers/{c}', timeout=5) as r: assert json.loads(r.read()) == json.loads(service.customer_json[c])
+        with urllib.request.urlopen(f'{url}/customers/{c}', timeout=5) as r:
+            assert json.loads(r.read()) == json.loads(service.customer_json[c]) and r.headers['server'] == 'uvicorn'    # uvicorn's worker, not gunicorn's WSGI one
     bad = subprocess.run([str(Path(sys.executable).parent/'ecomml-serve'), '--workers', '0'], capture_output=True, text=True, cwd=root)
     assert bad.returncode == 2 and '--workers must be between 1 and 64, got 0' in bad.stderr
 
