@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_scoring.ipynb 2
 from __future__ import annotations
-import bisect, datetime, json, math, re
+import bisect, datetime, json, math, re, statistics
 from pathlib import Path
 from typing import NamedTuple
 
@@ -229,10 +229,6 @@ def history_of(tx: pd.DataFrame, returns: pd.DataFrame) -> History:
 
 
 # %% ../nbs/08_scoring.ipynb
-def _median(v: list) -> float:
-    s = sorted(v); n = len(s)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
-
 def history_row(h: History, # from `fast_clean` or `history_of`
                 as_of: pd.Timestamp, # the score date: only lines strictly before it are seen
                 settings: dict, # data/features/settings.json: the store's thresholds, home market, data start, horizon and time unit
@@ -284,7 +280,7 @@ def history_row(h: History, # from `fast_clean` or `history_of`
         ipt_sd = float(gaps.std(ddof=1)) if len(gaps) > 1 else None
     rd = (at - last) / 1e9 / 86400
     row.update(recency_days=rd, tenure_days=(at - first) / 1e9 / 86400, n_orders=len(orders), revenue_total=sum(p[0] for p in parts.values()),
-               avg_order_value=sum(ov) / len(ov), median_order_value=_median(ov), max_order_value=max(ov),
+               avg_order_value=sum(ov) / len(ov), median_order_value=statistics.median(ov), max_order_value=max(ov),
                avg_lines_per_order=sum(o[1] for o in orders.values()) / len(orders), avg_items_per_order=sum(o[2] for o in orders.values()) / len(orders),
                n_products=len({x[1] for x in net}), share_extreme_lines=extreme / lines, country=country, home_market=float(country == home),
                ipt_mean_days=ipt_m, ipt_std_days=ipt_sd, recency_over_ipt=None if ipt_m is None else rd / ipt_m)
