@@ -8,7 +8,7 @@ __all__ = ['SERVED_FILES', 'MAX_LINES', 'MAX_BODY_BYTES', 'Service', 'RecLists',
 
 # %% ../nbs/08a_api.ipynb
 # no `from __future__ import annotations` here: FastAPI reads the route annotations, some of which name values of `create_app`
-import json, os, sys, time
+import json, os, re, sys, time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from .core import *
 from .registry import ARTIFACTS, RegistryError, load_model, read_recorded
 from .scoring import SCORE_FILES, HistoryError, Scorer, _id, customer_records, monthly_spend
+from .keys import DEFAULT_RATE, KEYS_ENV, Guard, KeyRing, KeysError, is_loopback, keys_path, parse_rate
 
 # %% ../nbs/08a_api.ipynb
 # what the service decodes of each model (every file is checked against dvc.lock all the same): the recommenders' arrays
@@ -182,12 +183,21 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 # %% ../nbs/08a_api.ipynb
-def create_app(service: Service) -> 'FastAPI':
-    "The FastAPI application over a loaded `Service` (docs served from local files: they work offline)."
+def create_app(service: Service,
+               keys: KeyRing | None = None, # the API keys every endpoint but /health asks for (None: open, development on a loopback address)
+               rate: str = DEFAULT_RATE, # the limit per key (`ecomml.keys.parse_rate`)
+               cors_origins: tuple = (), # origins whose pages may call the API from a browser (default none: CORS closed)
+              ) -> 'FastAPI':
+    "The FastAPI application over a loaded `Service` (docs served from local files: they work offline), behind `ecomml.keys.Guard`."
     from fastapi_offline import FastAPIOffline
     app = FastAPIOffline(title='ecomml API', version=__import__('ecomml').__version__,
                          description=f"Scores of the customers of {shop_name(root=service.root)} at {service.as_of:%d %b %Y}: CLV, churn risk, segments and recommendations.")
     app.add_middleware(BodyLimit)
+    app.add_middleware(Guard, keys=keys, rate=rate)     # before the body is read: keys, the limit per key, security headers
+    if cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=['GET', 'POST'],
+                           allow_headers=['Authorization', 'X-API-Key', 'Content-Type'])
     n = len(service.customer_json)
 
     from starlette.exceptions import HTTPException
@@ -276,6 +286,23 @@ def create_app(service: Service) -> 'FastAPI':
                 'models': {k: {'version': service.versions[k], 'commit': service.commits[k], 'source': m.info['source'],
                                'as_of': m.card.get('meta', {}).get('as_of'), 'production_model': m.card.get('production_model') or m.card.get('model')}
                            for k, m in service.models.items()}}
+
+    if keys is not None:     # the schema says so too: /docs' Authorize button, and clients generated from it, send the key
+        from fastapi.openapi.utils import get_openapi
+        def openapi():
+            if app.openapi_schema is None:
+                s = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+                s.setdefault('components', {})['securitySchemes'] = {'bearer': {'type': 'http', 'scheme': 'bearer', 'description': 'Authorization: Bearer <key>'},
+                                                                     'apiKey': {'type': 'apiKey', 'in': 'header', 'name': 'X-API-Key'}}
+                s['security'] = [{'bearer': []}, {'apiKey': []}]
+                for path, ops in s['paths'].items():
+                    for op in ops.values():
+                        if path == '/health': op['security'] = []; continue
+                        op.setdefault('responses', {}).update({'401': {'description': 'no API key, or not a valid one'},
+                                                               '429': {'description': "past the key's rate limit (Retry-After says when to retry)"}})
+                app.openapi_schema = s
+            return app.openapi_schema
+        app.openapi = openapi
     return app
 
 # %% ../nbs/08a_api.ipynb
@@ -305,8 +332,28 @@ def serve_cli(argv: list | None = None):
                     'throughput for ~55 MB more memory, the scores loaded once and shared)')
     ap.add_argument('--version', help='one version for every model (default: prod, else the latest, else the working tree)')
     ap.add_argument('--stage', help='a stage for every model, e.g. prod')
+    ap.add_argument('--rate-limit', default=DEFAULT_RATE, help=f'requests per API key (default {DEFAULT_RATE}; per worker process); past it, 429 with Retry-After')
+    ap.add_argument('--cors-origin', action='append', default=[], metavar='ORIGIN',
+                    help='an origin (https://crm.example.com) whose pages may call the API from a browser; repeat for more (default: none, CORS closed)')
     a = ap.parse_args(argv)
     if not 1 <= a.workers <= 64: ap.error(f'--workers must be between 1 and 64, got {a.workers}')
+    try: parse_rate(a.rate_limit)
+    except KeysError as e: ap.error(str(e))
+    for o in a.cors_origin:
+        if not re.fullmatch(r'https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:]+\](:[0-9]{1,5})?', o):
+            ap.error(f"--cors-origin {o!r}: expected a scheme, host and optional port, e.g. https://crm.example.com (no path, no '*')")
+    # keys: read before the slow load, so that a server that would refuse to start says so at once
+    try:
+        path = keys_path(None if os.environ.get(KEYS_ENV) else project_root())
+        keys = KeyRing(path)
+    except (KeysError, FileNotFoundError) as e: sys.exit(f"ecomml-serve: {e}")
+    if not len(keys):
+        if not is_loopback(a.host):
+            sys.exit(f"ecomml-serve: refusing to serve on {a.host} without API keys: anyone who reaches the port would read every customer. "
+                     f"Make one with `ecomml-keys new NAME` (its hash goes to {path}; ${KEYS_ENV} names another file), or serve on 127.0.0.1")
+        keys = None
+        print(f"ecomml-serve: development mode, no API keys (none in {path}): every endpoint is open to anyone on this machine. "
+              f"`ecomml-keys new NAME` makes a key; restart and every endpoint but /health asks for one", flush=True)
     import pyarrow as pa
     from threadpoolctl import threadpool_limits
     threadpool_limits(1)                              # one request's arithmetic is tiny: BLAS and OpenMP threads only contend for the two cores
@@ -316,5 +363,7 @@ def serve_cli(argv: list | None = None):
     settle()
     print(f"ecomml-serve: {len(service.customer_json):,} customers at {service.as_of:%Y-%m-%d}, models "
           + ', '.join(f'{k} {v}' for k, v in service.versions.items()) + f"; loaded in {service.startup_s:.1f} s" + (f"; {a.workers} workers" if a.workers > 1 else ''), flush=True)
-    if a.workers > 1: return _gunicorn(create_app(service), a.host, a.port, a.workers)
-    uvicorn.run(create_app(service), host=a.host, port=a.port, workers=1, log_level='warning', access_log=False)
+    if keys: print(f"ecomml-serve: API keys required on every endpoint but /health ({len(keys)} in {path}); at most {a.rate_limit} per key", flush=True)
+    app = create_app(service, keys, a.rate_limit, tuple(a.cors_origin))
+    if a.workers > 1: return _gunicorn(app, a.host, a.port, a.workers)
+    uvicorn.run(app, host=a.host, port=a.port, workers=1, log_level='warning', access_log=False)

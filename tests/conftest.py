@@ -132,12 +132,15 @@ def cdnow_repo(tmp_path_factory):
 
 
 @contextlib.contextmanager
-def ecomml_serve(root: Path, wait_s: float = 90, args: tuple = ()):
-    "`ecomml-serve` as a user starts it, in `root`, on a free loopback port, with `args`: (its URL, seconds until /health answered[, the process]); stopped at the end."
-    import socket, subprocess, sys, time, urllib.request
+def ecomml_serve(root: Path, wait_s: float = 90, args: tuple = (), keys: Path | None = None):
+    """`ecomml-serve` as a user starts it, in `root`, on a free loopback port, with `args`: (its URL, seconds until /health answered[, the process]);
+    stopped at the end. `keys`: the key file ($ECOMML_API_KEYS); without one, a file that does not exist, so the server runs open
+    (development mode) whatever keys the project holds."""
+    import os, socket, subprocess, sys, time, urllib.request
     with socket.socket() as s: s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
     t0 = time.perf_counter()
-    p = subprocess.Popen([str(Path(sys.executable).parent/'ecomml-serve'), '--port', str(port), *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {**os.environ, 'ECOMML_API_KEYS': str(keys or Path(root)/'.secrets'/'no-keys-in-tests.json')}
+    p = subprocess.Popen([str(Path(sys.executable).parent/'ecomml-serve'), '--port', str(port), *args], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f'http://127.0.0.1:{port}'
     try:
         while True:
@@ -148,7 +151,7 @@ def ecomml_serve(root: Path, wait_s: float = 90, args: tuple = ()):
             except OSError: time.sleep(0.1)
             if time.perf_counter() - t0 > wait_s:
                 p.kill(); raise AssertionError(f'ecomml-serve did not answer within {wait_s:.0f} s; it printed:\n{p.communicate(timeout=10)[0][-3000:]}')
-        yield (url, time.perf_counter() - t0, p) if args else (url, time.perf_counter() - t0)
+        yield (url, time.perf_counter() - t0, p) if args or keys else (url, time.perf_counter() - t0)
     finally:
         p.terminate()
         try: p.wait(timeout=20)

@@ -284,6 +284,102 @@ def test_health_version_and_offline_docs(client, service):
 
 
 @pytest.fixture(scope='module')
+def key_file(tmp_path_factory):
+    "A key file with three keys (issue 34): crm and bi to use, gone to revoke."
+    from ecomml.keys import new_key
+    path = tmp_path_factory.mktemp('keys')/'api_keys.json'
+    return path, {n: new_key(n, path) for n in ['crm', 'bi', 'gone']}
+
+
+@pytest.fixture(scope='module')
+def keyed(service, key_file):
+    "The application with API keys, a limit high enough for the tests, and one allowed CORS origin."
+    from ecomml.keys import KeyRing
+    path, keys = key_file
+    return TestClient(create_app(service, KeyRing(path, reload_s=0), rate='100000/second', cors_origins=('https://crm.example.com',)), follow_redirects=False), keys
+
+
+def test_every_endpoint_but_health_asks_for_a_key(keyed, service, key_file):
+    """Every path of the schema, the pages, /docs and the schema itself: 401 without a key, with a wrong one or a revoked one, 200 with
+    a key as a Bearer token or X-API-Key; /health answers anyone. Every response carries the security headers, and the key never
+    appears in a response."""
+    from ecomml.keys import revoke_key
+    c, keys = keyed
+    cid, code = next(iter(service.customer_json)), next(iter(service.pairs))
+    gets = [path.replace('{customer_id}', str(cid)).replace('{stock_code}', code) for path, ops in c.get('/openapi.json', headers={'X-API-Key': keys['crm']}).json()['paths'].items() if 'get' in ops]
+    gets += ['/reports/index.html', '/reports/dashboard.html', '/docs', '/openapi.json', '/']
+    assert len(gets) >= 10
+    revoke_key('gone', key_file[0])
+    for path in gets:
+        if path == '/health': continue
+        for headers, why in [({}, 'an API key is required'), ({'X-API-Key': keys['crm'] + 'x'}, 'invalid API key'), ({'Authorization': 'Bearer ' + keys['gone']}, 'invalid API key'),
+                             ({'Authorization': 'Bearer'}, 'an API key is required'), ({'Authorization': 'Basic ' + keys['crm']}, 'an API key is required')]:
+            r = c.get(path, headers=headers)
+            assert r.status_code == 401 and r.json()['detail'].startswith(why) and r.headers['www-authenticate'].startswith('Bearer'), (path, headers, r.status_code, r.text[:200])
+        for headers in [{'Authorization': 'Bearer ' + keys['crm']}, {'authorization': 'bearer ' + keys['bi']}, {'X-API-Key': keys['crm']}]:
+            r = c.get(path, headers=headers)
+            assert r.status_code in (200, 307) and keys['crm'] not in r.text and keys['bi'] not in r.text, (path, r.status_code)
+            assert r.headers['x-content-type-options'] == 'nosniff' and r.headers['referrer-policy'] == 'no-referrer' and "default-src 'self'" in r.headers['content-security-policy']
+    r = c.post('/score', json={'as_of': '2011-12-10', 'lines': []})
+    assert r.status_code == 401 and 'content-security-policy' in r.headers
+    assert c.get('/health').status_code == 200
+    s = c.get('/openapi.json', headers={'X-API-Key': keys['crm']}).json()      # the schema names the schemes: /docs' Authorize button sends the key
+    assert set(s['components']['securitySchemes']) == {'bearer', 'apiKey'} and s['paths']['/health']['get']['security'] == []
+    assert '401' in s['paths']['/score']['post']['responses'] and '429' in s['paths']['/segments']['get']['responses']
+
+
+def test_cors_stays_closed_unless_an_origin_is_configured(keyed, service, client):
+    c, keys = keyed
+    pre = {'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'x-api-key'}
+    r = c.options('/segments', headers={'Origin': 'https://crm.example.com', **pre})
+    assert r.status_code == 200 and r.headers['access-control-allow-origin'] == 'https://crm.example.com' and 'x-api-key' in r.headers['access-control-allow-headers'].lower()
+    r = c.get('/segments', headers={'Origin': 'https://crm.example.com', 'X-API-Key': keys['crm']})
+    assert r.status_code == 200 and r.headers['access-control-allow-origin'] == 'https://crm.example.com'
+    for cl, h in [(c, {'Origin': 'https://evil.example', 'X-API-Key': keys['crm']}), (client, {'Origin': 'https://crm.example.com'})]:    # another origin; no origins configured
+        assert 'access-control-allow-origin' not in cl.options('/segments', headers={**h, **pre}).headers
+        assert 'access-control-allow-origin' not in cl.get('/segments', headers=h).headers
+
+
+def test_a_burst_from_one_key_gets_429_and_another_key_is_served(root, key_file):
+    """ecomml-serve over HTTP with its default limit: 1,000 requests in a burst from one key get 429s with Retry-After, and
+    another key, sent meanwhile, is served; past the window, the first key is served again."""
+    import concurrent.futures, time, urllib.error
+    from ecomml.keys import DEFAULT_RATE
+    path, keys = key_file
+    with ecomml_serve(root, 90, keys=path) as (url, _, p):
+        def get(key):
+            req = urllib.request.Request(url + '/segments', headers={'X-API-Key': key})
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r: return r.status, None, None
+            except urllib.error.HTTPError as e: return e.code, e.headers.get('retry-after'), json.loads(e.read())['detail']
+        with concurrent.futures.ThreadPoolExecutor(4) as ex: got = list(ex.map(get, [keys['crm']] * 1000))
+        other = get(keys['bi'])
+        codes = [g[0] for g in got]
+        limited = [g for g in got if g[0] == 429]
+        assert set(codes) == {200, 429} and codes.count(200) <= 600 and len(limited) >= 400, (DEFAULT_RATE, collections_count(codes))
+        assert all(g[1] and 1 <= int(g[1]) <= 60 and "for key 'crm'" in g[2] for g in limited), limited[:3]
+        assert other[0] == 200, other
+        wait = int(limited[-1][1])
+        if wait <= 2: time.sleep(wait); assert get(keys['crm'])[0] in (200, 429)    # the second's window passes; the minute's may not have
+        assert p.poll() is None
+
+
+def collections_count(xs):
+    import collections
+    return dict(collections.Counter(xs))
+
+
+def test_ecomml_serve_refuses_an_open_port_without_keys(root, tmp_path):
+    import subprocess, sys
+    env = {**os.environ, 'ECOMML_API_KEYS': str(tmp_path/'none.json')}
+    r = subprocess.run([str(Path(sys.executable).parent/'ecomml-serve'), '--host', '0.0.0.0', '--port', '1'], capture_output=True, text=True, cwd=root, env=env, timeout=60)
+    assert r.returncode == 1 and 'refusing to serve on 0.0.0.0 without API keys' in r.stderr and 'ecomml-keys new NAME' in r.stderr, r.stderr
+    (tmp_path/'bad.json').write_text('{"crm": {"salt": "nothex"}}')
+    r = subprocess.run([str(Path(sys.executable).parent/'ecomml-serve')], capture_output=True, text=True, cwd=root, env={**env, 'ECOMML_API_KEYS': str(tmp_path/'bad.json')}, timeout=60)
+    assert r.returncode == 1 and "bad.json: key 'crm' needs 'salt'" in r.stderr, r.stderr
+
+
+@pytest.fixture(scope='module')
 def server(root):
     "`ecomml-serve` as a user starts it, on a free loopback port; stopped at the end."
     with ecomml_serve(root, 60) as (url, startup): yield url, startup
@@ -349,14 +445,17 @@ def test_docs_page_draws_offline_in_a_browser(server):
 
 
 # property-based, from the OpenAPI schema: every request, valid or not, gets a documented answer that fits the schema, never a 500
-def test_schemathesis_from_the_openapi_schema(service, root):
+def test_schemathesis_from_the_openapi_schema(service, root, key_file):
+    "With API keys on, and the key sent: schemathesis's own checks include that the operations refuse a request without it."
     import collections
     import schemathesis
     from hypothesis import HealthCheck, given, settings
     from hypothesis.errors import Unsatisfiable
     from schemathesis.checks import positive_data_acceptance
     from schemathesis.generation import GenerationMode
-    schema = schemathesis.openapi.from_asgi('/openapi.json', create_app(service))
+    from ecomml.keys import KeyRing
+    auth = {'Authorization': 'Bearer ' + key_file[1]['crm']}
+    schema = schemathesis.openapi.from_asgi('/openapi.json', create_app(service, KeyRing(key_file[0]), rate='1000000/second'), headers=auth)
     cid = next(iter(service.customer_json)); code = next(iter(service.pairs))
     seen = collections.Counter()
     for result in schema.get_all_operations():
@@ -370,7 +469,7 @@ def test_schemathesis_from_the_openapi_schema(service, root):
             def check(case):
                 # POST /score: a history the schema allows may still break an ingest rule (422 with the rule), so the
                 # "valid data is accepted" check does not apply there; every other check does
-                r = case.call_and_validate(excluded_checks=[positive_data_acceptance] if op.label == 'POST /score' else [])
+                r = case.call_and_validate(headers=auth, excluded_checks=[positive_data_acceptance] if op.label == 'POST /score' else [])
                 seen[(op.label, mode.value, r.status_code)] += 1
             try: check()
             except Unsatisfiable: assert mode == GenerationMode.NEGATIVE     # nothing to make invalid (GET /health has no input)

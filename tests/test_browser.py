@@ -411,13 +411,18 @@ def served(root):
     by stage without `dvc repro` (the CDNOW one): the API serves what dvc.lock records."""
     if not (root/'dvc.lock').exists():
         yield None; return
-    with ecomml_serve(root) as (url, _): yield url
+    from ecomml.keys import new_key
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:     # with API keys, as a shop would serve it: the pages ask for one (the sign-in form)
+        keys = Path(d)/'api_keys.json'
+        key = new_key('browser-test', keys)
+        with ecomml_serve(root, keys=keys) as (url, _, _p): yield url, key
 
 
 def card_shown(page, cid: str) -> dict:
     "Look a customer up in the dashboard's search box; the card's figures as shown."
     page.fill('#f-customer', cid); page.click('#f-find')
-    page.wait_for_function(f"document.getElementById('card').dataset.customer === {json.dumps(cid)}", timeout=10_000)
+    page.wait_for_function(f"() => document.getElementById('card').dataset.customer === {json.dumps(cid)}", timeout=10_000)     # a function, not a string: the served page's CSP forbids eval
     f = lambda k: page.inner_text(f'#card [data-f="{k}"]')
     return dict(orders=number(f('orders')), spend=number(f('spend')), clv=number(f('clv')), next=f('next'), risk=f('risk') if page.query_selector('#card [data-f="risk"]') else None,
                 lists=f('lists'), reasons=page.eval_on_selector_all('#card [data-f="reasons"] li', 'ls => ls.map(l => l.innerText)'), text=page.inner_text('#card'))
@@ -432,7 +437,9 @@ def test_the_customer_card_shows_what_the_api_answers(root, browser, served):
     import pandas as pd
     lists = {k: pd.read_csv(root/'reports'/'lists'/f'{k}.csv', dtype=str) for k in ['win-back', 'nurture', 'cross-sell']}
     on_list = next(str(l.customer.iloc[0]) for l in lists.values() if len(l))
-    if served: api = lambda cid: json.loads(urllib.request.urlopen(f'{served}/customers/{cid}', timeout=10).read())
+    if served:
+        served, key = served
+        api = lambda cid: json.loads(urllib.request.urlopen(urllib.request.Request(f'{served}/customers/{cid}', headers={'X-API-Key': key}), timeout=10).read())
     else:     # no dvc.lock, no API: the 360 as the API builds it (`customer_records`), from the project's files
         from ecomml.ingest import net_sales
         from ecomml.scoring import customer_records, monthly_spend
@@ -452,10 +459,14 @@ def test_the_customer_card_shows_what_the_api_answers(root, browser, served):
     errors, pages = [], []
     if served:
         ctx = browser.new_context(viewport={'width': 1280, 'height': 900})
+        ctx.add_init_script("window.cspViolations = []; document.addEventListener('securitypolicyviolation', e => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI))")
         page = ctx.new_page()
         page.on('pageerror', lambda e: errors.append(str(e)))
-        page.goto(served + '/', wait_until='load')                 # / opens the index; its link opens the dashboard
-        page.click('a[href="dashboard.html"]'); page.wait_for_function('window.ecommlReady === true', timeout=15_000)
+        page.goto(served + '/', wait_until='load')                 # / asks for a key: the sign-in form, then the index; its link opens the dashboard
+        assert page.url.startswith(served + '/login') and page.is_visible('#key'), page.url
+        page.fill('#key', key + 'x'); page.click('button[type=submit]'); assert 'not valid' in page.inner_text('body')
+        page.fill('#key', key); page.click('button[type=submit]'); page.wait_for_url(served + '/reports/index.html')
+        page.click('a[href="dashboard.html"]'); page.wait_for_function('() => window.ecommlReady === true', timeout=15_000)
         pages.append(('served', page))
     file_page, file_errors, blocked = open_page(browser, root/'reports'/'dashboard.html')
     pages.append(('file', file_page))
@@ -479,7 +490,7 @@ def test_the_customer_card_shows_what_the_api_answers(root, browser, served):
         for bad in ['no-such-customer', 'constructor']:
             p.evaluate("document.getElementById('card').innerText = ''")
             p.fill('#f-customer', bad); p.click('#f-find')
-            p.wait_for_function("['No customer', 'not in this page'].some(t => document.getElementById('card').innerText.includes(t))", timeout=10_000)
+            p.wait_for_function("() => ['No customer', 'not in this page'].some(t => document.getElementById('card').innerText.includes(t))", timeout=10_000)
     # on another web server (python -m http.server over reports/), the page's own cards answer
     import http.server, functools, threading
     httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root/'reports')))
@@ -491,5 +502,6 @@ def test_the_customer_card_shows_what_the_api_answers(root, browser, served):
         assert got['orders'] == api(on_list)['history']['orders'] and 'from this page' in got['text'], got['text']
     finally: other.close(); httpd.shutdown()
     shot(pages[0][1], root, 'dashboard-customer-card')
+    if served: assert pages[0][1].evaluate('() => window.cspViolations') == []      # the security headers' policy lets the page do all it does
     assert not errors and not file_errors and not blocked, (errors, file_errors, blocked)
     for _, p in pages: p.context.close()
