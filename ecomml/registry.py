@@ -66,16 +66,16 @@ def next_version(versions: list, # versions already registered (vX.Y.Z)
 # %% ../nbs/00e_registry.ipynb
 def md5_bytes(data: bytes) -> str:
     "MD5 of the bytes, as DVC 3 records it for a file."
-    return hashlib.md5(data).hexdigest()
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()     # a content address that DVC uses, not a secret (bandit B324)
 
 @functools.lru_cache(maxsize=8)
 def _parse_lock(text: str) -> dict:
     "dvc.lock parsed with every scalar a string (an MD5 of digits stays text); C parser where PyYAML has it."
-    return yaml.load(text, Loader=getattr(yaml, 'CBaseLoader', yaml.BaseLoader))
+    return yaml.load(text, Loader=getattr(yaml, 'CBaseLoader', yaml.BaseLoader))     # BaseLoader makes strings, lists and dicts only  # nosec B506
 
 def read_yaml(text: str):
     "YAML read as `yaml.safe_load` reads it, with PyYAML's C parser where it has one (~10x faster: the API parses dvc.yaml and four model cards at start-up)."
-    return yaml.load(text, Loader=getattr(yaml, 'CSafeLoader', yaml.SafeLoader))
+    return yaml.load(text, Loader=getattr(yaml, 'CSafeLoader', yaml.SafeLoader))     # the safe loader, as yaml.safe_load  # nosec B506
 
 def lock_record(lock: str | dict, # dvc.lock: its text or parsed YAML
                 folder: str, # the artifact's folder, e.g. models/churn

@@ -89,3 +89,27 @@ def test_dvc_repro_checks_every_key_when_any_changes(tmp_path):
     again = run('repro', 'params')
     assert again.returncode == 0, again.stdout + again.stderr
     assert (tmp_path/'data'/'params_checked.txt').read_bytes() == stamp   # so the stages downstream rerun only for their own keys
+
+
+def test_a_password_in_params_yaml_stops_dvc_repro_and_is_shown_nowhere(tmp_path):
+    """A database URL with its password, or a key named like a secret, in params.yaml: `dvc repro` stops at the params stage with an
+    error that names the key; the password is in no file but params.yaml itself (dvc.lock, DVC's own files) and in no output (issue 34)."""
+    import shutil, subprocess
+    from conftest import ROOT
+    for f in ['params.yaml', 'dvc.yaml', 'settings.ini']: shutil.copy(ROOT/f, tmp_path/f)
+    run = lambda *a: subprocess.run(['dvc', *a], cwd=tmp_path, capture_output=True, text=True)
+    assert run('init', '--no-scm', '-q').returncode == 0
+    (tmp_path/'ecomml').mkdir(); shutil.copy(ROOT/'ecomml'/'params.py', tmp_path/'ecomml'/'params.py')
+    assert run('repro', 'params').returncode == 0
+    pw = 'Planted-pa55word-7731'
+    p = yaml.safe_load((tmp_path/'params.yaml').read_text())
+    p['ingest'].update(source='sql', table='orders', db_url=f'postgresql://shop:{pw}@db.example.com:5432/orders')
+    (tmp_path/'params.yaml').write_text(yaml.safe_dump(p, sort_keys=False))
+    bad = run('repro')
+    assert bad.returncode != 0 and 'ingest.db_url: a password or secret does not belong in params.yaml' in bad.stdout + bad.stderr, bad.stdout + bad.stderr
+    assert pw not in bad.stdout + bad.stderr
+    leaked = [str(f) for f in tmp_path.rglob('*') if f.is_file() and f.name != 'params.yaml' and pw.encode() in f.read_bytes()]
+    assert not leaked and (tmp_path/'dvc.lock').exists(), leaked
+    (tmp_path/'nbs').mkdir(); shutil.copy(ROOT/'nbs'/'01_ingest.ipynb', tmp_path/'nbs'/'01_ingest.ipynb')
+    with pytest.raises(ParamsError) as e: run_stage('ingest', root=tmp_path)      # a stage run by hand checks it too
+    assert 'ingest.db_url' in str(e.value) and pw not in str(e.value)

@@ -254,7 +254,7 @@ def test_uci_from_a_postgresql_table_gives_the_workbooks_transactions(postgres):
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_a_database_source_names_what_fails_and_never_the_password(postgres, project):
+def test_a_database_source_names_what_fails_and_never_the_password(postgres, project, capfd):
     from conftest import pg_load
     orders = pd.DataFrame({'order_id': ['A1', 'A1', 'B7'], 'cust': [10, 10, 11], 'placed': pd.to_datetime(['2024-03-01 10:00', '2024-03-01 10:00', '2024-03-05 12:00']),
                            'sku': ['x', 'y', 'x'], 'qty': [1, 2, 1], 'price': [5.0, 2.5, 5.0]})
@@ -281,6 +281,11 @@ def test_a_database_source_names_what_fails_and_never_the_password(postgres, pro
     for f in ['data/interim/source.json', 'reports/01_ingest.html', 'reports/01_ingest.ipynb', 'reports/metrics/ingest.json']:
         text = (project/f).read_text()
         assert 's3cret' not in text, f
+    # the planted password (conftest's URL) is in no file the stage wrote, nor in what it printed (issue 34)
+    written = [f for f in project.rglob('*') if f.is_file() and 'nbs' not in f.relative_to(project).parts]     # all but the copied chapters
+    assert len(written) >= 8 and not [str(f) for f in written if b's3cret' in f.read_bytes()]
+    out, err = capfd.readouterr()
+    assert 's3cret' not in out + err
     assert json.loads((project/'data/interim/source.json').read_text())['database']['table'] == 'orders'
 
 
