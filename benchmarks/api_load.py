@@ -13,7 +13,10 @@
    imports (the floor that no loading can go under);
 7. the concurrent run of 5 again on `ecomml-serve --workers 2` (pre-forked from the loaded service): start-up,
    throughput and latency, and the memory of the loader and its workers summed (RSS, and PSS, which counts shared pages once);
-8. with `--memory-limit MB`: all of the above with the server in a memory cgroup of that limit, as in a container
+8. with API keys on (issue 34), as a shop runs it: every request above sends a key, the server checks it and counts it
+   against a limit set high enough not to refuse the load (`--rate-limit 1000000/second`: the limiter's work is still
+   done); and the key check and limit in process, timed on their own against the same request without them;
+9. with `--memory-limit MB`: all of the above with the server in a memory cgroup of that limit, as in a container
    (cgroup v2 or v1; needs root). The page cache is dropped first where allowed, so that the libraries and files the
    server reads are charged to its group, as in a fresh container. Reports the group's peak, how often it hit the
    limit and whether the kernel killed the server. This answers "how much memory must the service be given".
@@ -33,6 +36,9 @@ import pandas as pd
 import psutil
 
 
+KEY = {}      # the API key every request sends: {'X-API-Key': key}, set by main()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
@@ -44,7 +50,7 @@ async def _conn(host, port):
 
 async def _get(rw, path: str, host: str) -> int:
     r, w = rw
-    w.write(f'GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n'.encode())
+    w.write(f'GET {path} HTTP/1.1\r\nHost: {host}\r\n{"".join(f"{k}: {v}{chr(13)}{chr(10)}" for k, v in KEY.items())}\r\n'.encode())
     await w.drain()
     status = int((await r.readline()).split()[1])
     length = 0
@@ -87,7 +93,7 @@ def hey(url: str, rate: int, seconds: int) -> dict | None:
     "`hey` at a fixed total rate (10 workers x rate/10 each) on one URL; its CSV gives every latency."
     exe = shutil.which('hey')
     if not exe: return None
-    out = subprocess.run([exe, '-z', f'{seconds}s', '-c', '10', '-q', str(rate // 10), '-o', 'csv', url], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([exe, '-z', f'{seconds}s', '-c', '10', '-q', str(rate // 10), '-o', 'csv', *[x for k, v in KEY.items() for x in ('-H', f'{k}: {v}')], url], capture_output=True, text=True, check=True).stdout
     from io import StringIO
     d = pd.read_csv(StringIO(out))
     a = d['response-time'].to_numpy() * 1000
@@ -103,7 +109,7 @@ def score_bench(url: str, body: bytes, n: int) -> dict:
     for _ in range(n):
         t = time.perf_counter()
         try:
-            c.request('POST', '/score', body=body, headers={'content-type': 'application/json'})
+            c.request('POST', '/score', body=body, headers={'content-type': 'application/json', **KEY})
             r = c.getresponse(); r.read(); bad += r.status != 200
         except OSError: bad += 1; c.close(); c = http.client.HTTPConnection(host, int(port), timeout=10)     # a timeout or a dropped connection: an error, timed as it came
         lat.append((time.perf_counter() - t) * 1000)
@@ -157,7 +163,7 @@ def score_clients(port: int, bodies: list, clients: int = 4, requests: int = 2_0
             if i is None: break
             t = time.perf_counter()
             try:
-                c.request('POST', '/score', body=bodies[i % len(bodies)], headers={'content-type': 'application/json'})
+                c.request('POST', '/score', body=bodies[i % len(bodies)], headers={'content-type': 'application/json', **KEY})
                 r = c.getresponse(); r.read(); ok = r.status == 200
             except OSError: ok = False; c.close(); c = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
             with lock: lat.append((time.perf_counter() - t) * 1000); bad[0] += not ok
@@ -269,16 +275,19 @@ def goals_table(r: dict) -> str:
     if pf:
         ma = pf['memory_after']
         out.append(f"| `--workers {w}` after the load, the loader and {w} workers: RSS summed (PSS summed: shared pages counted once) | {ma['rss_mb']} MB ({ma['pss_mb']} MB) | | ≤ 300 MB | {'yes' if ma['rss_mb'] <= 300 else '**no**'} |")
+    g = r['guard']
+    out.append(f"| API key check, limit and headers, per request (in process; every request above sent a key) | {g['overhead_ms']} ms | | ≤ 0.5 ms | {'yes' if g['overhead_ms'] <= 0.5 else '**no**'} |")
     out.append(f"| RSS over {r['post_score_any_as_of']['requests']:,} POST /score with any as_of: before, after the first {c['requests']:,}, after all | {' → '.join(map(str, m))} MB | | flat | {'yes' if m[2] - m[1] <= 5 else '**no**'} |")
     return '\n'.join(out)
 
 
-def start_server(port: int, workers: int = 1, group=None) -> tuple:
-    "`ecomml-serve --port P --workers N` started; (process, seconds from start to the first 200 of /health)."
+def start_server(port: int, workers: int = 1, group=None, keys: Path | None = None) -> tuple:
+    "`ecomml-serve --port P --workers N` started, with the key file `keys` and a limit that refuses nothing; (process, seconds from start to the first 200 of /health)."
     exe, url = Path(sys.executable).parent/'ecomml-serve', f'http://127.0.0.1:{port}'
     t0 = time.perf_counter()
-    p = subprocess.Popen([str(exe), '--port', str(port), '--workers', str(workers)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         preexec_fn=group.preexec if group else None)
+    env = {**os.environ, **({'ECOMML_API_KEYS': str(keys)} if keys else {})}
+    p = subprocess.Popen([str(exe), '--port', str(port), '--workers', str(workers), '--rate-limit', '1000000/second'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         preexec_fn=group.preexec if group else None, env=env)
     while True:
         if p.poll() is not None: sys.exit(f'ecomml-serve exited: {p.stdout.read()}')
         try:
@@ -288,6 +297,31 @@ def start_server(port: int, workers: int = 1, group=None) -> tuple:
     t = time.perf_counter() - t0
     while workers > 1 and len(psutil.Process(p.pid).children(recursive=True)) < workers and time.perf_counter() - t0 < 60: time.sleep(0.05)    # every worker forked
     return p, t
+
+
+def guard_overhead(n: int = 20_000) -> dict:
+    """The key check, the limit and the security headers (`ecomml.keys.Guard`) in process: a GET through the guard, with a key
+    among 5 stored, against the same GET straight to the application (a bare ASGI app answering 200), microseconds per request."""
+    import tempfile
+    from ecomml.keys import Guard, KeyRing, new_key
+    async def app(scope, receive, send):
+        await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-type', b'application/json')]})
+        await send({'type': 'http.response.body', 'body': b'{}'})
+    async def send(m): pass
+    async def receive(): return {'type': 'http.request', 'body': b'', 'more_body': False}
+    with tempfile.TemporaryDirectory() as d:
+        keys = [new_key(f'k{i}', Path(d)/'keys.json') for i in range(5)]
+        guard = Guard(app, KeyRing(Path(d)/'keys.json'), rate='1000000/second')
+        scope = lambda h: {'type': 'http', 'method': 'GET', 'path': '/customers/12347', 'query_string': b'', 'headers': h}
+        async def run(a, h, k):
+            t = time.perf_counter()
+            for _ in range(k): await a(scope(h), receive, send)
+            return (time.perf_counter() - t) / k * 1e6
+        loop = asyncio.new_event_loop()
+        best = lambda a, h: min(loop.run_until_complete(run(a, h, n)) for _ in range(3))
+        bare, guarded = best(app, [(b'host', b'x')]), best(guard, [(b'host', b'x'), (b'authorization', b'Bearer ' + keys[-1].encode())])
+        loop.close()
+    return dict(keys_stored=5, bare_us=round(bare, 1), with_guard_us=round(guarded, 1), overhead_ms=round((guarded - bare) / 1000, 4))
 
 
 def tree_memory(pid: int) -> dict:
@@ -309,10 +343,15 @@ def main():
     ap.add_argument('--memory-limit', type=int, metavar='MB', help='run the server in a memory cgroup of this limit (needs root)')
     a = ap.parse_args()
     root = Path.cwd()
+    import tempfile
+    from ecomml.keys import new_key
+    key_file = Path(tempfile.mkdtemp())/'api_keys.json'       # authentication on, as a shop serves it
+    KEY['X-API-Key'] = new_key('bench', key_file)
+    guard = guard_overhead()
     group = MemoryGroup(a.memory_limit) if a.memory_limit else None
     cpu, ticks = cpu_reference_s(), cpu_ticks()
     port = free_port(); url = f'http://127.0.0.1:{port}'
-    p, startup = start_server(port, 1, group)
+    p, startup = start_server(port, 1, group, key_file)
     try:
         proc = psutil.Process(p.pid)
         rss_idle = proc.memory_info().rss
@@ -335,7 +374,7 @@ def main():
     pre = None
     if a.workers > 1:           # the same concurrent load on a pre-forked server: the second core answers too
         port2 = free_port()
-        p2, startup2 = start_server(port2, a.workers, group)
+        p2, startup2 = start_server(port2, a.workers, group, key_file)
         try:
             m_idle = tree_memory(p2.pid)
             run = score_clients(port2, as_of_bodies[:a.concurrent_requests], a.clients, a.concurrent_requests)
@@ -344,7 +383,7 @@ def main():
             p2.terminate(); p2.wait(timeout=20)
     res = dict(machine=f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB",
                cpu_reference_s=cpu, cpu_steal_share=steal_share(ticks, cpu_ticks()), client='same machine, loopback',
-               memory_group=group.report() if group else None, startup_s=round(startup, 2), rss_idle_mb=round(rss_idle / 2**20), rss_after_mb=round(mem.rss / 2**20),
+               memory_group=group.report() if group else None, api_keys='on: every request sends one', guard=guard, startup_s=round(startup, 2), rss_idle_mb=round(rss_idle / 2**20), rss_after_mb=round(mem.rss / 2**20),
                uss_after_mb=round(mem.uss / 2**20), pss_after_mb=round(mem.pss / 2**20), customers=len(ids), get_customer_open_loop=get, get_customer_hey_one_id=one,
                imports_only_rss_mb=imports_only_mb(), post_score=dict(customer=cid, **score), post_score_mix=mix,
                post_score_concurrent=four, post_score_any_as_of=dict(**rest, rss_mb_before_after_first_after_all=rss_as_of), pre_forked=pre)
