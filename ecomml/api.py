@@ -62,6 +62,11 @@ class Service:
         self.customer_json = {cid: json.dumps(r, allow_nan=False, ensure_ascii=False).encode()
                               for cid, r in customer_records(clv, churn, seg, store_now, recs, self.versions, notes, k, monthly).items()}
         self.recs = RecLists(recs)
+        # the pages show pseudonyms (privacy.pseudonymise): the dashboard's search sends one, and the API finds the customer from it
+        from ecomml.privacy import PrivacyError, shown_ids
+        try: shown, self.privacy_note = shown_ids(root), None
+        except PrivacyError as e: shown, self.privacy_note = None, f"the pages show pseudonyms, but a lookup by one finds no one: {e}"
+        self.by_pseudonym = {shown(c): c for c in self.customer_json} if shown is not None and shown.on else {}
         self.pairs, bt = {}, bt.sort_values(['product', 'rank'])
         col = lambda c: bt[c].to_numpy(object).tolist()      # one pass over Python values, not a groupby of ~1,760 small frames (0.26 s -> 0.015 s)
         for p, o, d, n, c, l in zip(*map(col, ['product', 'other_product', 'other_description', 'baskets_together', 'confidence', 'lift'])):
@@ -216,18 +221,26 @@ def create_app(service: Service,
             return _detail(404, f"customer {cid} is not among the {n:,} customers scored at {service.as_of:%Y-%m-%d} (POST /score scores a history the pipeline has not seen)")
 
     text_ids = any(isinstance(c, str) for c in service.customer_json)      # a shop whose customer ids are text (emails, UUIDs)
-    CustomerId = (Annotated[str, PathParam(min_length=1, max_length=254, description='the customer id of the data (text)', examples=[next(iter(service.customer_json))])]
-                  if text_ids else Annotated[int, PathParam(ge=1, le=10**9, description='the customer id of the data (a number)', examples=[next(iter(service.customer_json), 12347)])])
+    pseudo = service.by_pseudonym
+    CustomerId = (Annotated[str, PathParam(min_length=1, max_length=254, description='the customer id of the data (text)' + (', or its pseudonym as the pages show it (c-...)' if pseudo else ''),
+                                           examples=[next(iter(service.customer_json))])]
+                  if text_ids or pseudo else Annotated[int, PathParam(ge=1, le=10**9, description='the customer id of the data (a number)', examples=[next(iter(service.customer_json), 12347)])])
+    def _cid(x):
+        "The customer id of a path: a pseudonym of the pages found, a number as a number where the ids are numbers."
+        if x in pseudo: return pseudo[x]
+        return int(x) if not text_ids and isinstance(x, str) and x.isdigit() and len(x) <= 9 else x
 
     @app.get('/customers/{customer_id}', summary='The customer 360', responses={404: {'description': 'unknown customer'}})
     async def customer(customer_id: CustomerId):
         "CLV with its interval, expected purchases, churn probability, risk band, reasons and value at risk, segment and cluster, last purchase and orders, top recommendations, as-of date and model versions."
+        customer_id = _cid(customer_id)
         return _customer(customer_id) or Response(service.customer_json[customer_id], media_type='application/json')
 
     @app.get('/customers/{customer_id}/recommendations', summary="A customer's recommendations", responses={404: {'description': 'unknown customer'}})
     async def recommendations(customer_id: CustomerId, k: Annotated[int, Query(ge=1, le=service.max_k, description='products per list')] = 10,
                               list_: Annotated[Literal['repeat', 'explore', 'both'], Query(alias='list', description='repeat: buy again; explore: new to the customer')] = 'both'):
         "The top `k` products of the buy-again and new-to-you lists, with names and reasons."
+        customer_id = _cid(customer_id)
         if (bad := _customer(customer_id)): return bad
         rows = service.recs.json(customer_id, k, list_)
         skipped = service.models['recs'].card.get('skipped') if 'recs' in service.models else None      # a shop without products: say why the lists are empty
@@ -363,6 +376,7 @@ def serve_cli(argv: list | None = None):
     settle()
     print(f"ecomml-serve: {len(service.customer_json):,} customers at {service.as_of:%Y-%m-%d}, models "
           + ', '.join(f'{k} {v}' for k, v in service.versions.items()) + f"; loaded in {service.startup_s:.1f} s" + (f"; {a.workers} workers" if a.workers > 1 else ''), flush=True)
+    if service.privacy_note: print(f"ecomml-serve: {service.privacy_note}", flush=True)
     if keys: print(f"ecomml-serve: API keys required on every endpoint but /health ({len(keys)} in {path}); at most {a.rate_limit} per key", flush=True)
     app = create_app(service, keys, a.rate_limit, tuple(a.cors_origin))
     if a.workers > 1: return _gunicorn(app, a.host, a.port, a.workers)

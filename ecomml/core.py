@@ -14,7 +14,7 @@ import yaml
 __all__ = ['CUSTOMER_ID', 'INVOICE_NO', 'STOCK_CODE', 'DESCRIPTION', 'INVOICE_DATE', 'QUANTITY', 'UNIT_PRICE', 'REVENUE',
            'COUNTRY', 'CUTOFF', 'LINE_ID', 'TX_COLUMNS', 'ACTIVITY', 'FEATURES', 'TARGETS', 'DTYPES', 'DAYS_PER_PERIOD',
            'MODEL_WORDS', 'CURRENCY_SYMBOLS', 'COUNTRY_NAMES', 'DATA_RAW', 'DATA_INTERIM', 'DATA_FEATURES',
-           'DATA_SCORES', 'DATA_CACHE', 'MODELS', 'REPORTS', 'METRICS', 'PLOTS', 'PARQUET_ROW_GROUP',
+           'DATA_SCORES', 'DATA_CACHE', 'MODELS', 'DATA_LISTS', 'REPORTS', 'METRICS', 'PLOTS', 'PARQUET_ROW_GROUP',
            'activity_windows', 'model_words', 'currency_symbol', 'shop_currency', 'in_currency', 'source_info',
            'shop_name', 'country_name', 'project_root', 'atomic_path', 'write_parquet', 'release_memory',
            'write_outputs', 'load_params', 'notebook_title', 'render_html', 'external_resources', 'stage_notebook',
@@ -108,6 +108,7 @@ def country_name(c) -> str:
 # %% ../nbs/00_core.ipynb
 DATA_RAW, DATA_INTERIM, DATA_FEATURES = Path('data/raw'), Path('data/interim'), Path('data/features')
 DATA_SCORES, DATA_CACHE, MODELS = Path('data/scores'), Path('data/cache'), Path('models')
+DATA_LISTS = Path('data/lists')      # the CRM's list files: personal data (the customer ids), never pseudonymised
 REPORTS, METRICS, PLOTS = Path('reports'), Path('reports/metrics'), Path('reports/plots')
 
 def project_root(start: str | Path | None = None, # folder to search upwards from (default: cwd)

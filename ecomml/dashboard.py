@@ -124,25 +124,27 @@ def card_data(cust: pd.DataFrame, # customer_table
               store: pd.DataFrame, # the feature store (its last cutoff: the score date)
               sales: pd.DataFrame, # net sales before the score date
               at: pd.Timestamp, # the score date
-              top: int = CARD_TOP) -> dict:
+              top: int = CARD_TOP,
+              shown=str, # customer id -> what the page shows (`ecomml.privacy.shown_ids`: a pseudonym, or the id)
+             ) -> dict:
     """The customer 360s the page carries for its customer card, as the API's GET /customers/{id} builds them (without the model
     versions and notes): the customers on the lists and the `top` of highest predicted value; JSON, gzip-compressed (no time
     stamp: the same bytes on every run) and in base64, `n` customers."""
     import base64, gzip, json
     from ecomml.scoring import customer_records, monthly_spend
-    on_lists = pd.concat([info['rows']['customer'].astype(str) for info in made.values()]) if made else pd.Series([], dtype=str)
+    on_lists = pd.concat([info['rows']['customer'].astype(str) for info in made.values()]) if made else pd.Series([], dtype=str)     # the real ids (`made` as the CRM files hold it)
     ids = cust[CUSTOMER_ID][cust[CUSTOMER_ID].astype(str).isin(set(on_lists)) | cust[CUSTOMER_ID].isin(cust.nlargest(top, 'clv')[CUSTOMER_ID])]
     clv = scores['clv'][scores['clv'][CUSTOMER_ID].isin(ids)]
     recs = scores['recommendations'][scores['recommendations'][CUSTOMER_ID].isin(ids)]
     recs = recs if len(recs) else pd.DataFrame(columns=[CUSTOMER_ID, 'list', 'rank', 'product', 'description', 'reason'])
     mon = monthly_spend(sales[sales[CUSTOMER_ID].isin(ids)], at)
     rec = customer_records(clv, scores['churn'], scores['segments'], store[store[CUTOFF] == store[CUTOFF].max()], recs, {}, (), 5, mon)
-    def shown(r):       # what the card shows: the page stays small (the API's record has more: expected purchases, P(alive), RFM, cluster)
+    def card(r):       # what the card shows: the page stays small (the API's record has more: expected purchases, P(alive), RFM, cluster)
         h = r['history'] and {**r['history'], 'monthly_spend': {'spend': r['history']['monthly_spend']['spend']}}      # the months once, below
-        return {'customer_id': r['customer_id'], 'as_of': r['as_of'], 'history': h, 'churn': r['churn'], 'segment': r['segment'] and {'segment': r['segment']['segment']},
+        return {'customer_id': shown(r['customer_id']), 'as_of': r['as_of'], 'history': h, 'churn': r['churn'], 'segment': r['segment'] and {'segment': r['segment']['segment']},
                 'clv': {f: r['clv'][f] for f in ('months', 'value', 'low', 'high', 'next_order_date')},
                 'recommendations': {k: [{f: x[f] for f in ('description', 'reason')} if x['description'] else x for x in v[:CARD_RECS]] for k, v in r['recommendations'].items()}}
-    text = json.dumps({'months': mon[0], 'cards': {str(k): shown(r) for k, r in rec.items()}}, separators=(',', ':'), ensure_ascii=False, allow_nan=False, sort_keys=True).encode()
+    text = json.dumps({'months': mon[0], 'cards': {str(shown(k)): card(r) for k, r in rec.items()}}, separators=(',', ':'), ensure_ascii=False, allow_nan=False, sort_keys=True).encode()
     return {'n': len(rec), 'top': top, 'gz': base64.b64encode(gzip.compress(text, compresslevel=9, mtime=0)).decode('ascii')}
 
 # %% ../nbs/07_dashboard.ipynb
@@ -291,6 +293,7 @@ def index_html(reports: list, # (file, title, one-line summary) of each report
                as_of: str, fingerprint: str, css: str = '',
                monitor: dict | None = None, # reports/metrics/monitor.json: the retrain verdict
                figures: dict | None = None, # `kpis` of all customers (and active_days): the first screen's figures
+              pseudonymised: bool = False, # the pages show pseudonyms of the customer ids (`ecomml.privacy`)
               ) -> str:
     """reports/index.html: the front page for a manager. First the figures (net sales, customers and active customers, the
     predicted 12-month value, value at risk), each list's size and value, and the monitor's verdict; then the dashboard, the
@@ -326,5 +329,11 @@ def index_html(reports: list, # (file, title, one-line summary) of each report
             f'<h2>Start here</h2><ul><li><a href="dashboard.html">The dashboard</a>: KPIs against the previous period, trends, retention, segments, value, churn, products and model health, '
             f'with filters, click-through and a customer lookup.</li></ul>'
             f'<h2>Lists to act on</h2><ul>{lst}</ul>'
+            + ('<p class="note" id="personal-data"><strong>Personal data.</strong> These pages show each customer by a pseudonym (<code>c-</code> and 12 hex digits, '
+               'a keyed hash of the customer id), the same on every page. The lists with the real customer ids, for the CRM, are <code>data/lists/*.csv</code> '
+               'in the project: they name people, so keep them out of e-mail and shared folders.</p>' if pseudonymised else
+               '<p class="note" id="personal-data"><strong>Personal data.</strong> The lists (their pages and CSV files, here and in <code>data/lists/</code> for '
+               'the CRM), the dashboard and the reports show the customer ids as the data give them. Where they name people (e-mail addresses), '
+               '<code>privacy.pseudonymise</code> in params.yaml shows pseudonyms instead.</p>') +
             f'<h2>Reports</h2><ul>{rep}</ul>'
             f'<h2>For analysts: the models against their naive baselines</h2><div class="scroll">{html_table(health)}</div></body></html>')

@@ -152,7 +152,7 @@ def list_page(title: str, header: str, rows: pd.DataFrame, # from `list_rows`
     body = ''.join('<tr>' + ''.join(f'<td{cls(i)}>{e(v)}</td>' for i, v in enumerate(r)) + '</tr>' for r in show.itertuples(index=False))
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{e(title)}</title><style>{css}'
             'body{font-family:system-ui,sans-serif;margin:20px}table{border-collapse:collapse;font-size:12px}'
-            'th,td{border-bottom:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}.n{text-align:right;white-space:nowrap}'
+            'th,td{border-bottom:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}.n{text-align:right;white-space:nowrap}td:first-child{white-space:nowrap}'
             '.scroll{overflow-x:auto}@media (max-width:800px){body{margin:10px}}</style></head><body>'
             f'<h1>{e(title)}</h1><p>{e(header)}</p><p><a href="{e(csv)}">Download the list as CSV</a> (money with two decimals, in £); '
             f'<a href="../index.html">back to the index</a>.</p><div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></body></html>')

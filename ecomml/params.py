@@ -5,7 +5,7 @@
 # %% auto 0
 __all__ = ['PosInt', 'NonNegInt', 'PosFloat', 'NonNegFloat', 'Share', 'SECTIONS', 'SECRET_NAME', 'URL_WITH_PASSWORD',
            'PARAMS_CHECKED', 'ParamsError', 'Common', 'Ingest', 'Synthetic', 'Features', 'Clv', 'Churn', 'Segments',
-           'Recs', 'Dashboard', 'Monitor', 'secret_keys', 'validate_params', 'params_cli']
+           'Recs', 'Dashboard', 'Monitor', 'Privacy', 'secret_keys', 'validate_params', 'params_cli']
 
 # %% ../nbs/00c_params.ipynb
 import re
@@ -324,8 +324,11 @@ class Monitor(_Section):
         if len(set(v)) != len(v): raise ValueError("list each feature once")
         return v
 
+class Privacy(_Section):
+    pseudonymise: Literal['auto'] | bool      # pages show keyed pseudonyms of the customer ids (ecomml.privacy); auto: when they look like e-mail addresses
+
 SECTIONS = {'common': Common, 'ingest': Ingest, 'synthetic': Synthetic, 'features': Features, 'clv': Clv, 'churn': Churn,
-            'segments': Segments, 'recs': Recs, 'monitor': Monitor, 'dashboard': Dashboard}
+            'segments': Segments, 'recs': Recs, 'monitor': Monitor, 'dashboard': Dashboard, 'privacy': Privacy}
 
 # %% ../nbs/00c_params.ipynb
 def _where(loc) -> str:

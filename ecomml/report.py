@@ -71,7 +71,9 @@ def people(df: pd.DataFrame, # a table to show
            index: bool = False, # show the index
            caption: str | None = None,
           ):
-    "A styled table with words for columns and every number formatted (£, %, thousands)."
+    "A styled table with words for columns and every number formatted (£, %, thousands); customer ids as the pages show them (`ecomml.privacy`)."
+    from ecomml.privacy import shown_frame, shown_ids
+    df = shown_frame(df, shown_ids())      # pseudonyms where the ingest stage turned them on; the ids themselves otherwise
     words, formats = words or {}, formats or {}
     fmt = {}
     for c in df.columns:

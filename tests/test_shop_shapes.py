@@ -45,7 +45,7 @@ def test_returns_marked_another_way_are_an_error_not_gross_sales(project, monkey
 
 
 @pytest.mark.slow
-def test_every_chapter_on_a_small_shop_without_returns(project):
+def test_every_chapter_on_a_small_shop_without_returns(project, monkeypatch):
     """500 customers and no returns, read as a shop's own CSV export (issue 31): customers are e-mail addresses, dates day-first,
     amounts in euros. Every stage runs to its report. The monitor refits at monthly cutoffs of ~100 customers, where Gamma-Gamma
     needs clv.spend_penalizer: the refits now take the clv stage's penalties (they ignored them, so setting them changed nothing)."""
@@ -57,6 +57,7 @@ def test_every_chapter_on_a_small_shop_without_returns(project):
                                 'columns': {'invoice_no': 'InvoiceNo', 'customer_id': 'email', 'invoice_date': 'when', 'stock_code': 'StockCode',
                                             'description': 'Description', 'quantity': 'Quantity', 'revenue': 'total', 'country': 'Country'}},
                clv={'interval_draws': 10, 'penalizer': 0.001, 'spend_penalizer': 0.01})   # what the fits' errors ask a small shop to set
+    monkeypatch.setenv('ECOMML_PSEUDONYM_KEY', 'a-test-key-of-32-characters-....')      # e-mail ids: privacy.pseudonymise auto turns pseudonyms on (issue 34)
     for s in STAGES: run_stage(s, root=project)
     for s in ['01_ingest', '02_features', '03_clv', '04_churn', '05_segments', '06_recs', '06b_monitor', '07_dashboard']:
         text = (project/'reports'/f'{s}.html').read_text()
@@ -72,6 +73,24 @@ def test_every_chapter_on_a_small_shop_without_returns(project):
     for f in ['data/features/customers.parquet', 'data/scores/clv.parquet', 'data/scores/churn.parquet', 'data/scores/recommendations.parquet']:
         ids = pd.read_parquet(project/f).customer_id
         assert ids.str.fullmatch(r'shopper\.\d+@example\.com').all(), f
-    wb = pd.read_csv(project/'reports/lists/win-back.csv')
+    wb = pd.read_csv(project/'data/lists/win-back.csv')          # the CRM's file keeps the e-mail addresses: that is its job
     assert wb.customer.str.endswith('@example.com').all() and 'spend to date (€)' in wb.columns
+    # the pages show pseudonyms: no e-mail address anywhere in reports/ (the dashboard's compressed customer cards included)
+    import base64, gzip, re
+    from ecomml.privacy import pseudonym
+    assert json.loads((project/'data/interim/source.json').read_text())['pseudonymise'] is True
+    found = {str(f.relative_to(project)) for f in (project/'reports').rglob('*') if f.is_file() and b'@example.com' in f.read_bytes()}
+    page = (project/'reports/dashboard.html').read_text()
+    cards = gzip.decompress(base64.b64decode(re.search(r'"gz": ?"([A-Za-z0-9+/=]+)"', page).group(1))).decode()
+    assert not found and '@example.com' not in cards and len(cards) > 1000, found
+    shown = pd.read_csv(project/'reports/lists/win-back.csv')
+    key = b'a-test-key-of-32-characters-....'
+    assert shown.customer.tolist() == [pseudonym(c, key) for c in wb.customer] and shown.drop(columns='customer').equals(wb.drop(columns='customer'))
+    assert shown.customer.iloc[0] in page and shown.customer.iloc[0] in (project/'reports/lists/win-back.html').read_text()
+    index = (project/'reports/index.html').read_text()
+    assert 'show each customer by a pseudonym' in index and 'data/lists/*.csv' in index
+    # without the key a page cannot be made: an error that names the variable, not ids shown in clear
+    monkeypatch.delenv('ECOMML_PSEUDONYM_KEY')
+    with pytest.raises(StageFailed) as e: run_stage('dashboard', root=project)
+    assert 'set the environment variable ECOMML_PSEUDONYM_KEY' in str(e.value)
     assert pd.read_parquet(project/'data/scores/recommendations.parquet').customer_id.nunique() > 100
