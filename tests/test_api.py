@@ -328,6 +328,22 @@ def test_every_endpoint_but_health_asks_for_a_key(keyed, service, key_file):
     assert '401' in s['paths']['/score']['post']['responses'] and '429' in s['paths']['/segments']['get']['responses']
 
 
+def test_a_pseudonym_of_the_pages_finds_its_customer(service, tmp_path):
+    """Where the pages show pseudonyms (privacy.pseudonymise, recorded by the ingest stage in source.json), the dashboard's search
+    sends one: the API finds the customer from it, as from the id itself; an unknown pseudonym is a 404 (issue 34)."""
+    import copy
+    from ecomml.privacy import pseudonym
+    key = b'k' * 32
+    s = copy.copy(service)
+    s.by_pseudonym = {pseudonym(c, key): c for c in service.customer_json}       # what Service builds when source.json says pseudonymise
+    c = TestClient(create_app(s))
+    cid = next(iter(service.customer_json))
+    got = c.get(f'/customers/{pseudonym(cid, key)}')
+    assert got.status_code == 200 and got.json() == json.loads(service.customer_json[cid])
+    assert c.get(f'/customers/{cid}').json() == got.json() and c.get(f'/customers/{pseudonym(cid, key)}/recommendations?k=2').json()['customer_id'] == cid
+    assert c.get('/customers/c-000000000000').status_code == 404
+
+
 def test_cors_stays_closed_unless_an_origin_is_configured(keyed, service, client):
     c, keys = keyed
     pre = {'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'x-api-key'}

@@ -45,7 +45,7 @@ def test_returns_marked_another_way_are_an_error_not_gross_sales(project, monkey
 
 
 @pytest.mark.slow
-def test_every_chapter_on_a_small_shop_without_returns(project, monkeypatch):
+def test_every_chapter_on_a_small_shop_without_returns(project, monkeypatch, capfd):
     """500 customers and no returns, read as a shop's own CSV export (issue 31): customers are e-mail addresses, dates day-first,
     amounts in euros. Every stage runs to its report. The monitor refits at monthly cutoffs of ~100 customers, where Gamma-Gamma
     needs clv.spend_penalizer: the refits now take the clv stage's penalties (they ignored them, so setting them changed nothing)."""
@@ -83,6 +83,7 @@ def test_every_chapter_on_a_small_shop_without_returns(project, monkeypatch):
     page = (project/'reports/dashboard.html').read_text()
     cards = gzip.decompress(base64.b64decode(re.search(r'"gz": ?"([A-Za-z0-9+/=]+)"', page).group(1))).decode()
     assert not found and '@example.com' not in cards and len(cards) > 1000, found
+    out, err = capfd.readouterr(); assert '@example.com' not in out + err      # nor in what the stages printed
     shown = pd.read_csv(project/'reports/lists/win-back.csv')
     key = b'a-test-key-of-32-characters-....'
     assert shown.customer.tolist() == [pseudonym(c, key) for c in wb.customer] and shown.drop(columns='customer').equals(wb.drop(columns='customer'))
