@@ -8,6 +8,8 @@ import base64, html, io, re
 import numpy as np
 import pandas as pd
 
+from .privacy import shown_frame, shown_ids      # people(): customer ids as the pages show them
+
 # %% auto 0
 __all__ = ['FORMATS', 'SUMMARY_KEY', 'CSS', 'set_currency', 'currency_sign', 'money', 'pct', 'count', 'people', 'figure',
            'show_figure', 'summary', 'show_summary', 'is_stage_cell', 'report_notebook']
@@ -72,7 +74,6 @@ def people(df: pd.DataFrame, # a table to show
            caption: str | None = None,
           ):
     "A styled table with words for columns and every number formatted (£, %, thousands); customer ids as the pages show them (`ecomml.privacy`)."
-    from ecomml.privacy import shown_frame, shown_ids
     df = shown_frame(df, shown_ids())      # pseudonyms where the ingest stage turned them on; the ids themselves otherwise
     words, formats = words or {}, formats or {}
     fmt = {}
