@@ -192,6 +192,7 @@ def create_app(service: Service,
                keys: KeyRing | None = None, # the API keys every endpoint but /health asks for (None: open, development on a loopback address)
                rate: str = DEFAULT_RATE, # the limit per key (`ecomml.keys.parse_rate`)
                cors_origins: tuple = (), # origins whose pages may call the API from a browser (default none: CORS closed)
+               hosts: tuple = (), # the Host names it answers (default any); ecomml-serve without keys: loopback names only
               ) -> 'FastAPI':
     "The FastAPI application over a loaded `Service` (docs served from local files: they work offline), behind `ecomml.keys.Guard`."
     from fastapi_offline import FastAPIOffline
@@ -199,6 +200,9 @@ def create_app(service: Service,
                          description=f"Scores of the customers of {shop_name(root=service.root)} at {service.as_of:%d %b %Y}: CLV, churn risk, segments and recommendations.")
     app.add_middleware(BodyLimit)
     app.add_middleware(Guard, keys=keys, rate=rate)     # before the body is read: keys, the limit per key, security headers
+    if hosts:      # open on loopback: another site's page, its name pointed at 127.0.0.1 (DNS rebinding), gets 400, not the customers
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=['GET', 'POST'],
@@ -228,7 +232,7 @@ def create_app(service: Service,
     def _cid(x):
         "The customer id of a path: a pseudonym of the pages found, a number as a number where the ids are numbers."
         if x in pseudo: return pseudo[x]
-        return int(x) if not text_ids and isinstance(x, str) and x.isdigit() and len(x) <= 9 else x
+        return int(x) if not text_ids and isinstance(x, str) and x.isascii() and x.isdigit() and len(x) <= 9 else x
 
     @app.get('/customers/{customer_id}', summary='The customer 360', responses={404: {'description': 'unknown customer'}})
     async def customer(customer_id: CustomerId):
@@ -378,6 +382,6 @@ def serve_cli(argv: list | None = None):
           + ', '.join(f'{k} {v}' for k, v in service.versions.items()) + f"; loaded in {service.startup_s:.1f} s" + (f"; {a.workers} workers" if a.workers > 1 else ''), flush=True)
     if service.privacy_note: print(f"ecomml-serve: {service.privacy_note}", flush=True)
     if keys: print(f"ecomml-serve: API keys required on every endpoint but /health ({len(keys)} in {path}); at most {a.rate_limit} per key", flush=True)
-    app = create_app(service, keys, a.rate_limit, tuple(a.cors_origin))
+    app = create_app(service, keys, a.rate_limit, tuple(a.cors_origin), hosts=() if keys else ('localhost', '127.0.0.1', '::1', '[::1]'))
     if a.workers > 1: return _gunicorn(app, a.host, a.port, a.workers)
     uvicorn.run(app, host=a.host, port=a.port, workers=1, log_level='warning', access_log=False)

@@ -13,8 +13,8 @@ from .core import project_root
 
 # %% auto 0
 __all__ = ['KEYS_ENV', 'KEYS_FILE', 'KEY_PREFIX', 'NAME_RULE', 'MAX_KEY_CHARS', 'DEFAULT_RATE', 'COOKIE', 'PUBLIC', 'CSP',
-           'SECURITY_HEADERS', 'KeysError', 'keys_path', 'read_keys', 'new_key', 'revoke_key', 'KeyRing', 'parse_rate',
-           'is_loopback', 'Guard', 'keys_cli']
+           'SECURITY_HEADERS', 'LOCAL_PATH', 'KeysError', 'keys_path', 'read_keys', 'new_key', 'revoke_key', 'KeyRing',
+           'parse_rate', 'is_loopback', 'Guard', 'keys_cli']
 
 # %% ../nbs/08b_keys.ipynb
 KEYS_ENV = 'ECOMML_API_KEYS'               # the key file's path, if not the project's .secrets/api_keys.json
@@ -51,34 +51,51 @@ def read_keys(path: Path) -> dict:
     return data
 
 def _write_keys(path: Path, data: dict):
-    "The key file, atomically, readable by its owner only."
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    "The key file, atomically (a new file of mode 0600, never a link, synced, then renamed over the old one), readable by its owner only."
+    tmp = path.with_name(f'.{path.name}.{secrets.token_hex(8)}.tmp')
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f: json.dump(data, f, indent=1, sort_keys=True); f.write('\n')
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            json.dump(data, f, indent=1, sort_keys=True); f.write('\n'); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
+        d = os.open(path.parent, os.O_RDONLY)
+        try: os.fsync(d)          # the rename itself survives a crash
+        finally: os.close(d)
     except BaseException:
         tmp.unlink(missing_ok=True); raise
+
+import contextlib
+@contextlib.contextmanager
+def _locked(path: Path):
+    "One `ecomml-keys` at a time on a key file (an exclusive lock on a file beside it): a revoke and a new key at once both count."
+    import fcntl
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path.with_name(f'.{path.name}.lock'), os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try: fcntl.flock(fd, fcntl.LOCK_EX); yield
+    finally: os.close(fd)
 
 def new_key(name: str, # who or what uses it: 'crm', 'dashboard-team'
             path: Path, # the key file
            ) -> str:
     "A new random key for `name`: its hash goes to the key file, the key itself is returned (and shown once)."
     if not NAME_RULE.fullmatch(name or ''): raise KeysError(f"key name {name!r}: letters, digits, '_', '.', '-', at most 64, starting with a letter or digit")
-    data = read_keys(path)
-    if name in data: raise KeysError(f"{path}: a key named {name!r} exists; revoke it first (ecomml-keys revoke {name}) or choose another name")
-    key, salt = KEY_PREFIX + secrets.token_urlsafe(32), secrets.token_bytes(16)
-    data[name] = {'salt': salt.hex(), 'hash': _digest(salt, key).hex(), 'created': datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}
-    _write_keys(Path(path), data)
+    path = Path(path)
+    with _locked(path):
+        data = read_keys(path)
+        if name in data: raise KeysError(f"{path}: a key named {name!r} exists; revoke it first (ecomml-keys revoke {name}) or choose another name")
+        key, salt = KEY_PREFIX + secrets.token_urlsafe(32), secrets.token_bytes(16)
+        data[name] = {'salt': salt.hex(), 'hash': _digest(salt, key).hex(), 'created': datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}
+        _write_keys(path, data)
     return key
 
 def revoke_key(name: str, path: Path):
     "Remove `name`'s key from the key file: a server rereads it within a second."
-    data = read_keys(path)
-    if name not in data: raise KeysError(f"{path}: no key named {name!r}" + (f" (keys: {', '.join(sorted(data))})" if data else ' (the file holds no keys)'))
-    del data[name]
-    _write_keys(Path(path), data)
+    path = Path(path)
+    with _locked(path):
+        data = read_keys(path)
+        if name not in data: raise KeysError(f"{path}: no key named {name!r}" + (f" (keys: {', '.join(sorted(data))})" if data else ' (the file holds no keys)'))
+        del data[name]
+        _write_keys(path, data)
 
 # %% ../nbs/08b_keys.ipynb
 class KeyRing:
@@ -106,6 +123,11 @@ class KeyRing:
         self._seen = stamp
 
     def __len__(self): return len(self.entries)
+
+    def names(self) -> set:
+        "The names of the keys now in the file (a signed-in browser's key must still be one of them)."
+        if time.monotonic() - self._checked > self.reload_s: self._reload()
+        return {n for n, _, _ in self.entries}
 
     def name_of(self, key: str) -> str | None:
         "The name of the stored key equal to `key`, or None: every hash is compared, each in constant time."
@@ -149,15 +171,29 @@ input{{font:inherit;width:100%;box-sizing:border-box;padding:.5em;margin:.5em 0}
 <form method="post" action="/login"><label for="key">API key</label><input id="key" name="key" type="password" autocomplete="off" autofocus required>
 <input type="hidden" name="next" value="{next}"><button type="submit">Sign in</button></form></body></html>"""
 
+LOCAL_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9/._~%?=&+,:;@!*'()$-]*")     # no control character, space, tab or backslash: browsers drop or bend those
+
 def _local(path: str) -> str:
-    "A path on this server to go back to after signing in: '/' unless it is a local absolute path (no open redirect)."
-    return path if path.startswith('/') and not path.startswith(('//', '/\\')) and '\\' not in path else '/'
+    "A path on this server to go back to after signing in: '/' unless it is a plain local absolute path (no open redirect)."
+    return path if LOCAL_PATH.fullmatch(path) and not path.startswith('//') else '/'
 
 class Guard:
     "ASGI middleware: API keys, a limit per key, security headers (see above)."
     def __init__(self, app, keys: KeyRing | None = None, # None: open (development on a loopback address)
                  rate: str = DEFAULT_RATE):
         self.app, self.keys, self.items, self._limiter = app, keys, parse_rate(rate), None
+        self.secret = secrets.token_bytes(32)      # signs the sign-in cookies; made before gunicorn forks, so every worker knows it; a restart signs everyone out
+
+    def cookie(self, name: str, seconds: int = 86400) -> str:
+        "A signed session for key `name`: its name, when it ends, and an HMAC of both (the key itself never goes into a cookie)."
+        body = f'{name}:{int(time.time()) + seconds}'
+        return body + ':' + hmac.new(self.secret, body.encode(), hashlib.sha256).hexdigest()
+
+    def session(self, value: str) -> str | None:
+        "The key name of a cookie this server signed, not expired, whose key is still in the file; else None."
+        name, _, rest = value.partition(':'); until, _, sig = rest.partition(':')
+        ok = hmac.compare_digest(hmac.new(self.secret, f'{name}:{until}'.encode(), hashlib.sha256).hexdigest(), sig)
+        return name if ok and until.isdigit() and int(until) > time.time() and name in self.keys.names() else None
 
     def limiter(self):
         "The moving-window limiter of this process, made at its first request (a forked worker makes its own, and its own timer thread)."
@@ -168,31 +204,39 @@ class Guard:
         return self._limiter[1]
 
     async def __call__(self, scope, receive, send):
+        if scope['type'] == 'websocket': return await send({'type': 'websocket.close', 'code': 1008})     # none served: refused, not let past the keys
         if scope['type'] != 'http': return await self.app(scope, receive, send)
+        started = False
         async def secured(m):
+            nonlocal started
             if m['type'] == 'http.response.start':
-                m = {**m, 'headers': [*m.get('headers', []), *SECURITY_HEADERS]}
+                started, m = True, {**m, 'headers': [*m.get('headers', []), *SECURITY_HEADERS]}
             await send(m)
+        try: return await self.route(scope, receive, secured)
+        except Exception:
+            if not started: await self._json(secured, 500, 'internal error')      # with the security headers; the error goes on to the server's log
+            raise
+
+    async def route(self, scope, receive, secured):
         path, method = scope['path'], scope['method']
         if path in ('/login', '/logout') and self.keys is not None: return await self.login(scope, receive, secured)
         if self.keys is None or path in PUBLIC: return await self.app(scope, receive, secured)
         h = dict(scope['headers'])
-        key, auth = None, h.get(b'authorization', b'').decode('latin-1')
-        if auth[:7].lower() == 'bearer ': key = auth[7:].strip()
-        elif b'x-api-key' in h: key = h[b'x-api-key'].decode('latin-1').strip()
-        elif method in ('GET', 'HEAD') and b'cookie' in h:
+        given, name, auth = False, None, h.get(b'authorization', b'').decode('latin-1')
+        if auth[:7].lower() == 'bearer ': given, name = True, self.keys.name_of(auth[7:].strip())
+        elif b'x-api-key' in h: given, name = True, self.keys.name_of(h[b'x-api-key'].decode('latin-1').strip())
+        elif method in ('GET', 'HEAD') and b'cookie' in h:         # a browser signed in at /login: its session, for reading only
             from http.cookies import SimpleCookie
             try: c = SimpleCookie(h[b'cookie'].decode('latin-1'))
-            except Exception: c = {}     # a malformed Cookie header is no key
-            key = c[COOKIE].value if COOKIE in c else None
-        name = self.keys.name_of(key) if key else None
+            except Exception: c = {}     # a malformed Cookie header is no session
+            if COOKIE in c: given, name = True, self.session(c[COOKIE].value)
         if name is None:
             if method == 'GET' and b'text/html' in h.get(b'accept', b''):        # a browser opening a page: the sign-in form
                 qs = scope.get('query_string', b'').decode('latin-1')
                 return await self._send(secured, 303, b'', [(b'location', ('/login?next=' + quote(path + ('?' + qs if qs else ''), safe='')).encode())])
             why = ('an API key is required: send it as "Authorization: Bearer <key>" or "X-API-Key: <key>" (ecomml-keys new NAME makes one)'
-                   if not key else 'invalid API key')
-            return await self._json(secured, 401, why, [(b'www-authenticate', b'Bearer' if not key else b'Bearer error="invalid_token"')])
+                   if not given else 'invalid API key')
+            return await self._json(secured, 401, why, [(b'www-authenticate', b'Bearer' if not given else b'Bearer error="invalid_token"')])
         lim = self.limiter()
         for item in self.items:
             if not lim.hit(item, name):
@@ -233,7 +277,7 @@ class Guard:
             page = _LOGIN.format(msg='<p class="bad" role="alert">That key is not valid.</p>', next=html.escape(nxt))
             return await self._send(send, 401, page.encode(), [], b'text/html; charset=utf-8')
         return await self._send(send, 303, b'', [(b'location', nxt.encode()),
-                                                 (b'set-cookie', f'{COOKIE}={key}; Max-Age=86400; Path=/; HttpOnly; SameSite=Strict{secure}'.encode())])
+                                                 (b'set-cookie', f'{COOKIE}={self.cookie(self.keys.name_of(key))}; Max-Age=86400; Path=/; HttpOnly; SameSite=Strict{secure}'.encode())])
 
 # %% ../nbs/08b_keys.ipynb
 def keys_cli(argv: list | None = None):

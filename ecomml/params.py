@@ -347,8 +347,8 @@ def _rule(e: dict) -> str:
     msg = e['msg'].removeprefix('Value error, ')
     return f"{msg} (got {e['input']!r})" if 'input' in e and e['type'] != 'value_error' and not isinstance(e['input'], dict) else msg
 
-SECRET_NAME = re.compile(r'(^|_)(password|passwd|passphrase|pwd|secret|token|apikey|credentials?|dsn)($|_)|^(api_key|db_url|database_url|connection_string|conn_str)$', re.I)
-URL_WITH_PASSWORD = re.compile(r'[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@')     # scheme://user:password@host
+SECRET_NAME = re.compile(r'password|passwd|passphrase|secret|token|apikey|privatekey|credential|^pwd?$|^dsn$|dburl|databaseurl|connectionstring|connstr')     # in a key name without case, '_', '-' or '.'
+URL_WITH_PASSWORD = re.compile(r'[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@|(^|[\s?&;])(password|passwd|pwd)=\S', re.I)     # scheme://user:password@host, a libpq or query 'password='
 
 def secret_keys(params, # params.yaml's contents
                 where: str = '') -> list[str]:
@@ -358,7 +358,7 @@ def secret_keys(params, # params.yaml's contents
     for k, v in items:
         key = f'{where}[{k}]' if isinstance(k, int) else f'{where}.{k}' if where else str(k)
         if isinstance(v, (dict, list)): out += secret_keys(v, key)
-        elif (isinstance(k, str) and SECRET_NAME.search(k) and v not in (None, '', False)) or (isinstance(v, str) and URL_WITH_PASSWORD.search(v)): out.append(key)
+        elif (isinstance(k, str) and SECRET_NAME.search(re.sub(r'[_.\-\s]', '', k.lower())) and v not in (None, '', False)) or (isinstance(v, str) and URL_WITH_PASSWORD.search(v)): out.append(key)
     return out
 
 def validate_params(params: dict, # the parsed params.yaml

@@ -21,11 +21,10 @@ PSEUDONYM = re.compile(r'c-[0-9a-f]{12}')
 class PrivacyError(ValueError): "Pseudonymisation cannot run as asked: the message names the setting or variable and the rule."
 
 def looks_like_emails(ids: pd.Series) -> bool:
-    "True when most of the customer ids (text) are e-mail addresses."
+    "True when any customer id is an e-mail address (one is enough: a shop whose guests are numbered and whose members are e-mails names people)."
     s = pd.Series(ids).dropna()
     if s.empty or not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)): return False
-    s = s.astype(str)
-    return bool(s.str.fullmatch(EMAIL.pattern).mean() > 0.5)
+    return bool(s.astype(str).str.fullmatch(EMAIL.pattern).any())
 
 def decide(setting, # privacy.pseudonymise: 'auto', true or false
            ids: pd.Series, # the customer ids of the data
@@ -71,7 +70,7 @@ def shown_ids(root: Path | None = None, # project root (default: the working dir
     "What the pages show of a customer id in this project: pseudonyms when the ingest stage recorded `pseudonymise` in data/interim/source.json."
     p = Path(root or '.')/'data/interim/source.json'
     try: on = p.exists() and bool(json.loads(p.read_text()).get('pseudonymise'))
-    except ValueError: on = False
+    except ValueError: raise PrivacyError(f"{p}: not JSON, so whether the pages show pseudonyms is unknown; run the ingest stage again (dvc repro ingest)") from None
     return Shown(pseudonym_key(env) if on else None)
 
 def shown_frame(df: pd.DataFrame, shown: Shown) -> pd.DataFrame:

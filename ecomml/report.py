@@ -82,8 +82,8 @@ def people(df: pd.DataFrame, # a table to show
         if f is not None: fmt[words.get(c, c)] = FORMATS[f] if isinstance(f, str) else f
     out = df.rename(columns=words)
     if index and out.index.name in words: out.index.name = words[out.index.name]
-    st = out.style.format(fmt, na_rep='–')
-    if not index: st = st.hide(axis='index')
+    st = out.style.format(fmt, na_rep='–', escape='html')       # text from the data (a product name, a customer id) is shown, never run as HTML
+    st = st.hide(axis='index') if not index else st.format_index(escape='html', axis=0)
     return st.set_caption(caption) if caption else st
 
 # %% ../nbs/00d_report.ipynb
