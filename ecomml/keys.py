@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, quote
 from .core import project_root
 
 # %% auto 0
-__all__ = ['KEYS_ENV', 'KEYS_FILE', 'KEY_PREFIX', 'NAME_RULE', 'MAX_KEY_CHARS', 'DEFAULT_RATE', 'COOKIE', 'PUBLIC', 'CSP',
-           'SECURITY_HEADERS', 'LOCAL_PATH', 'KeysError', 'keys_path', 'read_keys', 'new_key', 'revoke_key', 'KeyRing',
-           'parse_rate', 'is_loopback', 'Guard', 'keys_cli']
+__all__ = ['KEYS_ENV', 'KEYS_FILE', 'KEY_PREFIX', 'NAME_RULE', 'MAX_KEY_CHARS', 'DEFAULT_RATE', 'FAIL_RATE', 'COOKIE', 'PUBLIC',
+           'CSP', 'SECURITY_HEADERS', 'LOCAL_PATH', 'KeysError', 'keys_path', 'read_keys', 'new_key', 'revoke_key',
+           'KeyRing', 'parse_rate', 'is_loopback', 'Guard', 'keys_cli']
 
 # %% ../nbs/08b_keys.ipynb
 KEYS_ENV = 'ECOMML_API_KEYS'               # the key file's path, if not the project's .secrets/api_keys.json
@@ -124,10 +124,10 @@ class KeyRing:
 
     def __len__(self): return len(self.entries)
 
-    def names(self) -> set:
-        "The names of the keys now in the file (a signed-in browser's key must still be one of them)."
+    def fingerprint(self, name: str) -> str | None:
+        "16 hex digits of the stored hash of `name`'s key now in the file, or None: a signed-in browser's session names the key it was opened with."
         if time.monotonic() - self._checked > self.reload_s: self._reload()
-        return {n for n, _, _ in self.entries}
+        return next((h.hex()[:16] for n, _, h in self.entries if n == name), None)
 
     def name_of(self, key: str) -> str | None:
         "The name of the stored key equal to `key`, or None: every hash is compared, each in constant time."
@@ -140,6 +140,7 @@ class KeyRing:
 
 # %% ../nbs/08b_keys.ipynb
 DEFAULT_RATE = '20/second;600/minute'
+FAIL_RATE = '10/second;300/minute'        # requests without a valid key (or sign-ins with a wrong one), per client address
 COOKIE = 'ecomml_key'
 PUBLIC = ('/health', '/login', '/logout', '/favicon.ico')
 CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
@@ -180,20 +181,35 @@ def _local(path: str) -> str:
 class Guard:
     "ASGI middleware: API keys, a limit per key, security headers (see above)."
     def __init__(self, app, keys: KeyRing | None = None, # None: open (development on a loopback address)
-                 rate: str = DEFAULT_RATE):
-        self.app, self.keys, self.items, self._limiter = app, keys, parse_rate(rate), None
+                 rate: str = DEFAULT_RATE, # per key
+                 fail_rate: str = FAIL_RATE, # per client address, for requests without a valid key
+                ):
+        self.app, self.keys, self.items, self.fail_items, self._limiter = app, keys, parse_rate(rate), parse_rate(fail_rate, '--fail-rate'), None
         self.secret = secrets.token_bytes(32)      # signs the sign-in cookies; made before gunicorn forks, so every worker knows it; a restart signs everyone out
 
     def cookie(self, name: str, seconds: int = 86400) -> str:
-        "A signed session for key `name`: its name, when it ends, and an HMAC of both (the key itself never goes into a cookie)."
-        body = f'{name}:{int(time.time()) + seconds}'
+        """A signed session for key `name`: its name, the fingerprint of the key (a new key of the same name opens no old session),
+        when it ends, and an HMAC of the three (the key itself never goes into a cookie)."""
+        body = f'{name}:{self.keys.fingerprint(name)}:{int(time.time()) + seconds}'
         return body + ':' + hmac.new(self.secret, body.encode(), hashlib.sha256).hexdigest()
 
     def session(self, value: str) -> str | None:
-        "The key name of a cookie this server signed, not expired, whose key is still in the file; else None."
-        name, _, rest = value.partition(':'); until, _, sig = rest.partition(':')
-        ok = hmac.compare_digest(hmac.new(self.secret, f'{name}:{until}'.encode(), hashlib.sha256).hexdigest(), sig)
-        return name if ok and until.isdigit() and int(until) > time.time() and name in self.keys.names() else None
+        "The key name of a cookie this server signed, not expired, whose very key is still in the file; else None."
+        parts = value.split(':')
+        if len(parts) != 4 or not value.isascii(): return None
+        name, kid, until, sig = parts
+        ok = hmac.compare_digest(hmac.new(self.secret, f'{name}:{kid}:{until}'.encode(), hashlib.sha256).hexdigest().encode(), sig.encode())
+        return name if ok and until.isdigit() and int(until) > time.time() and self.keys.fingerprint(name) == kid else None
+
+    async def _refused(self, scope, send) -> bool:
+        "Count a request without a valid key against its client address; past `fail_rate`, answer 429 (True: answered)."
+        who, lim = 'no-key:' + str((scope.get('client') or ('?',))[0]), self.limiter()
+        for item in self.fail_items:
+            if not lim.hit(item, who):
+                wait = max(1, math.ceil(lim.get_window_stats(item, who).reset_time - time.time()))
+                await self._json(send, 429, f"too many requests without a valid API key from this address; retry after {wait} s", [(b'retry-after', str(wait).encode())])
+                return True
+        return False
 
     def limiter(self):
         "The moving-window limiter of this process, made at its first request (a forked worker makes its own, and its own timer thread)."
@@ -231,6 +247,7 @@ class Guard:
             except Exception: c = {}     # a malformed Cookie header is no session
             if COOKIE in c: given, name = True, self.session(c[COOKIE].value)
         if name is None:
+            if await self._refused(scope, secured): return
             if method == 'GET' and b'text/html' in h.get(b'accept', b''):        # a browser opening a page: the sign-in form
                 qs = scope.get('query_string', b'').decode('latin-1')
                 return await self._send(secured, 303, b'', [(b'location', ('/login?next=' + quote(path + ('?' + qs if qs else ''), safe='')).encode())])
@@ -265,6 +282,10 @@ class Guard:
             nxt = _local(parse_qs(scope.get('query_string', b'').decode('latin-1')).get('next', ['/'])[0])
             return await self._send(send, 200, _LOGIN.format(msg='', next=html.escape(nxt)).encode(), [], b'text/html; charset=utf-8')
         if scope['method'] != 'POST': return await self._json(send, 405, 'use GET or POST', [(b'allow', b'GET, POST')])
+        h = dict(scope['headers'])
+        origin = h.get(b'origin', b'').decode('latin-1')
+        if origin and origin != 'null' and origin.split('://', 1)[-1] != h.get(b'host', b'').decode('latin-1'):      # another site's form: no sign-in from there
+            return await self._json(send, 403, 'sign in from the sign-in page of this server')
         body, more = b'', True
         while more:
             m = await receive()
@@ -274,6 +295,7 @@ class Guard:
         form = parse_qs(body.decode('utf-8', 'replace'))
         key, nxt = form.get('key', [''])[0].strip(), _local(form.get('next', ['/'])[0])
         if self.keys.name_of(key) is None:
+            if await self._refused(scope, send): return
             page = _LOGIN.format(msg='<p class="bad" role="alert">That key is not valid.</p>', next=html.escape(nxt))
             return await self._send(send, 401, page.encode(), [], b'text/html; charset=utf-8')
         return await self._send(send, 303, b'', [(b'location', nxt.encode()),

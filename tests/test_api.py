@@ -296,7 +296,7 @@ def keyed(service, key_file):
     "The application with API keys, a limit high enough for the tests, and one allowed CORS origin."
     from ecomml.keys import KeyRing
     path, keys = key_file
-    return TestClient(create_app(service, KeyRing(path, reload_s=0), rate='100000/second', cors_origins=('https://crm.example.com',)), follow_redirects=False), keys
+    return TestClient(create_app(service, KeyRing(path, reload_s=0), rate='100000/second', fail_rate='100000/second', cors_origins=('https://crm.example.com',)), follow_redirects=False), keys
 
 
 def test_every_endpoint_but_health_asks_for_a_key(keyed, service, key_file):
@@ -483,7 +483,7 @@ def test_schemathesis_from_the_openapi_schema(service, root, key_file):
     from schemathesis.generation import GenerationMode
     from ecomml.keys import KeyRing
     auth = {'Authorization': 'Bearer ' + key_file[1]['crm']}
-    schema = schemathesis.openapi.from_asgi('/openapi.json', create_app(service, KeyRing(key_file[0]), rate='1000000/second'), headers=auth)
+    schema = schemathesis.openapi.from_asgi('/openapi.json', create_app(service, KeyRing(key_file[0]), rate='1000000/second', fail_rate='1000000/second'), headers=auth)
     cid = next(iter(service.customer_json)); code = next(iter(service.pairs))
     seen = collections.Counter()
     for result in schema.get_all_operations():
