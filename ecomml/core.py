@@ -75,7 +75,8 @@ def shop_currency(root: Path | None = None) -> str | None:
 def in_currency(text: str, code: str | None) -> str:
     "`text` with the pound signs that pages write before amounts in the shop's currency sign (the chapters format money as £; the UCI shop's are pounds)."
     sym = currency_symbol(code)
-    return text if sym == '£' else text.replace('£', sym)
+    if sym == '£': return text
+    return text.replace('£', sym).replace('\\u00a3', json.dumps(sym)[1:-1])      # and where JSON escaped it (the dashboard's data: the lists' amounts)
 
 # %% ../nbs/00_core.ipynb
 def source_info(root: Path | None = None) -> dict:

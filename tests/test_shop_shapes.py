@@ -81,6 +81,7 @@ def test_every_chapter_on_a_small_shop_without_returns(project, monkeypatch, cap
     assert json.loads((project/'data/interim/source.json').read_text())['pseudonymise'] is True
     found = {str(f.relative_to(project)) for f in (project/'reports').rglob('*') if f.is_file() and b'@example.com' in f.read_bytes()}
     page = (project/'reports/dashboard.html').read_text()
+    assert '£' not in page and '\\u00a3' not in page and '€' in page      # the dashboard in euros, its lists' amounts too (they were £ inside its data)
     cards = gzip.decompress(base64.b64decode(re.search(r'"gz": ?"([A-Za-z0-9+/=]+)"', page).group(1))).decode()
     assert not found and '@example.com' not in cards and len(cards) > 1000, found
     out, err = capfd.readouterr(); assert '@example.com' not in out + err      # nor in what the stages printed
