@@ -125,7 +125,7 @@ def card_data(cust: pd.DataFrame, # customer_table
               sales: pd.DataFrame, # net sales before the score date
               at: pd.Timestamp, # the score date
               top: int = CARD_TOP,
-              shown=str, # customer id -> what the page shows (`ecomml.privacy.shown_ids`: a pseudonym, or the id)
+              shown=lambda cid: cid, # customer id -> what the page shows (`ecomml.privacy.shown_ids`: a pseudonym; by default the id itself)
              ) -> dict:
     """The customer 360s the page carries for its customer card, as the API's GET /customers/{id} builds them (without the model
     versions and notes): the customers on the lists and the `top` of highest predicted value; JSON, gzip-compressed (no time
