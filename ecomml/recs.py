@@ -75,7 +75,11 @@ class Recommender:
             from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
             if knn_weighting not in ('bm25', 'cosine'): raise ValueError(f"recs.knn_weighting must be bm25 or cosine, got {knn_weighting!r}")
             m = BM25Recommender(K=knn_neighbours, K1=bm25_K1, B=bm25_B, num_threads=1) if knn_weighting == 'bm25' else CosineRecommender(K=knn_neighbours, num_threads=1)
-            m.fit(X, show_progress=False)
+            import warnings
+            from implicit.utils import ParameterWarning
+            with warnings.catch_warnings():      # BM25Recommender.fit hands its own COO-weighted matrix to a CSR routine and warns about itself (implicit 0.7.3)
+                warnings.simplefilter('ignore', ParameterWarning)
+                m.fit(X, show_progress=False)
             self.sim = m.similarity.tocsr()
         elif name == 'als':
             from implicit.als import AlternatingLeastSquares

@@ -270,7 +270,9 @@ def test_score_bad_input_names_the_field_and_rule(client, raw):
     r = client.post('/score', content=chunks(), headers={'content-type': 'application/json'})
     assert r.status_code == 413
     r = client.post('/score', content=b'{"as_of": "2011-12-10", "lines": [', headers={'content-type': 'application/json'})
-    assert r.status_code == 422
+    assert r.status_code == 400 and r.json()['detail'] == 'the request body is not JSON in UTF-8: EOF while parsing a list at line 1 column 34'
+    r = client.post('/score', content=b'{"as_of": "2011-12-10", "lines": []}', headers={'content-type': 'text/plain'})     # JSON only, as FastAPI's body parameter took it
+    assert r.status_code == 422 and r.json()['detail'][0]['loc'] == ['body'] and 'Content-Type: application/json' in r.json()['detail'][0]['msg']
 
 
 def test_health_version_and_offline_docs(client, service):
