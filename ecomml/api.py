@@ -305,10 +305,16 @@ def create_app(service: Service,
     async def score(request: Request):
         "CLV, expected purchases, churn probability and risk band, segment and cluster of one customer's lines at `as_of`, with the stored models."
         from starlette.concurrency import run_in_threadpool
-        ctype = request.headers.get('content-type', 'application/json').split(';')[0].strip().lower()
-        if ctype != 'application/json' and not ctype.endswith('+json'):
-            return JSONResponse({'detail': [{'loc': ['body'], 'msg': f"the body must be JSON (Content-Type: application/json), not {ctype}", 'type': 'content_type'}]}, status_code=422)
-        return await run_in_threadpool(_score, await request.body())     # parsed, checked and scored off the event loop: GET requests go on meanwhile
+        # JSON only, and only when the request says so, as FastAPI's strict body parameter: a page elsewhere can POST a body without
+        # a Content-Type, or as text/plain, to a server on this machine with no preflight (it could not read the answer, but it would cost CPU)
+        ctype = request.headers.get('content-type', '').split(';')[0].strip().lower()
+        if ctype != 'application/json' and not (ctype.startswith('application/') and ctype.endswith('+json')):
+            msg = f"the body must be JSON: send Content-Type: application/json{f', not {ctype}' if ctype else ''}"
+            return JSONResponse({'detail': [{'loc': ['body'], 'msg': msg, 'type': 'content_type'}]}, status_code=422)
+        body = await request.body()
+        if not body: return JSONResponse({'detail': [{'loc': ['body'], 'msg': 'Field required', 'type': 'missing'}]}, status_code=422)
+        if body[:3] == b'\xef\xbb\xbf': body = body[3:]      # a UTF-8 byte-order mark, which json.loads skipped too
+        return await run_in_threadpool(_score, body)     # parsed, checked and scored off the event loop: GET requests go on meanwhile
 
     # the pipeline's pages, under /reports/ (the dashboard's customer card then reads GET /customers/{id}); / opens the index
     from fastapi.responses import RedirectResponse

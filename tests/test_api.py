@@ -273,6 +273,12 @@ def test_score_bad_input_names_the_field_and_rule(client, raw):
     assert r.status_code == 400 and r.json()['detail'] == 'the request body is not JSON in UTF-8: EOF while parsing a list at line 1 column 34'
     r = client.post('/score', content=b'{"as_of": "2011-12-10", "lines": []}', headers={'content-type': 'text/plain'})     # JSON only, as FastAPI's body parameter took it
     assert r.status_code == 422 and r.json()['detail'][0]['loc'] == ['body'] and 'Content-Type: application/json' in r.json()['detail'][0]['msg']
+    r = client.post('/score', content=b'{"as_of": "2011-12-10", "lines": []}')     # no Content-Type at all: not read as JSON either
+    assert r.status_code == 422 and r.json()['detail'][0]['type'] == 'content_type' and 'send Content-Type: application/json' in r.json()['detail'][0]['msg']
+    r = client.post('/score', content=b'', headers={'content-type': 'application/json'})
+    assert r.status_code == 422 and r.json()['detail'] == [{'loc': ['body'], 'msg': 'Field required', 'type': 'missing'}]
+    ok = json.dumps({'as_of': '2011-12-10', 'lines': lines}).encode()
+    assert client.post('/score', content=b'\xef\xbb\xbf' + ok, headers={'content-type': 'application/json; charset=utf-8'}).json() == post(json.loads(ok)).json()   # a byte-order mark is skipped
 
 
 def test_health_version_and_offline_docs(client, service):
