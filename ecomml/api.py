@@ -282,7 +282,7 @@ def create_app(service: Service,
             errs = e.errors(include_url=False, include_input=False)
             bad = [x for x in errs if x['type'] == 'json_invalid']
             if bad: return JSONResponse({'detail': f"the request body is not JSON in UTF-8: {bad[0].get('ctx', {}).get('error', bad[0]['msg'])}"}, status_code=400)
-            return JSONResponse({'detail': [{'loc': ['body', *x['loc']], 'msg': x['msg'], 'type': x['type']} for x in errs]}, status_code=422)
+            raise RequestValidationError([{**x, 'loc': ('body', *x['loc'])} for x in errs])       # the 422 of every endpoint (`_invalid`)
         as_of = pd.Timestamp(req.as_of)
         lines = req.model_dump()['lines']          # one call: half the time of a dump per line
         try: h = service.scorer.history(lines)
@@ -309,10 +309,10 @@ def create_app(service: Service,
         # a Content-Type, or as text/plain, to a server on this machine with no preflight (it could not read the answer, but it would cost CPU)
         ctype = request.headers.get('content-type', '').split(';')[0].strip().lower()
         if ctype != 'application/json' and not (ctype.startswith('application/') and ctype.endswith('+json')):
-            msg = f"the body must be JSON: send Content-Type: application/json{f', not {ctype}' if ctype else ''}"
-            return JSONResponse({'detail': [{'loc': ['body'], 'msg': msg, 'type': 'content_type'}]}, status_code=422)
+            raise RequestValidationError([{'loc': ('body',), 'type': 'content_type',
+                                           'msg': f"the body must be JSON: send Content-Type: application/json{f', not {ctype}' if ctype else ''}"}])
         body = await request.body()
-        if not body: return JSONResponse({'detail': [{'loc': ['body'], 'msg': 'Field required', 'type': 'missing'}]}, status_code=422)
+        if not body: raise RequestValidationError([{'loc': ('body',), 'msg': 'Field required', 'type': 'missing'}])
         if body[:3] == b'\xef\xbb\xbf': body = body[3:]      # a UTF-8 byte-order mark, which json.loads skipped too
         return await run_in_threadpool(_score, body)     # parsed, checked and scored off the event loop: GET requests go on meanwhile
 
